@@ -1,0 +1,73 @@
+// Fork-join thread pool for the kernels. Work is split statically (thread i always gets the same
+// slice), so results never depend on timing; kernels split output rows, never a reduction, so
+// they do not depend on the thread count either.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace r1 {
+
+class ThreadPool {
+ public:
+  // n_threads <= 0 means one per available core.
+  explicit ThreadPool(int n_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(tid) once on each of size() threads (the caller is tid 0) and returns when all are
+  // done. Not reentrant: fn must not call run() on the same pool.
+  template <typename F>
+  void run(F&& fn) {
+    if (n_threads_ == 1) {
+      fn(0);
+      return;
+    }
+    auto thunk = [](void* ctx, int tid) { (*static_cast<F*>(ctx))(tid); };
+    dispatch(thunk, &fn);
+  }
+
+  // Splits [0, n) into size() contiguous chunks of near-equal length, fn(begin, end) per chunk.
+  template <typename F>
+  void parallel_for(int64_t n, F&& fn) {
+    int t = n_threads_;
+    if (n <= 1 || t == 1) {
+      if (n > 0) fn(int64_t(0), n);
+      return;
+    }
+    run([&](int tid) {
+      int64_t b = n * tid / t, e = n * (tid + 1) / t;
+      if (b < e) fn(b, e);
+    });
+  }
+
+  // Like parallel_for, but chunk boundaries are multiples of `grain` (e.g. a kernel's row tile).
+  template <typename F>
+  void parallel_for_grain(int64_t n, int64_t grain, F&& fn) {
+    int64_t units = (n + grain - 1) / grain;
+    parallel_for(units, [&](int64_t b, int64_t e) { fn(b * grain, std::min(n, e * grain)); });
+  }
+
+  static int hardware_threads();
+
+ private:
+  using Thunk = void (*)(void*, int);
+  void dispatch(Thunk thunk, void* ctx);
+  void worker(int tid);
+
+  int n_threads_;
+  std::vector<std::thread> threads_;
+  Thunk thunk_ = nullptr;
+  void* ctx_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace r1

@@ -1,0 +1,108 @@
+// The ops the models call. Everything ISA-specific lives behind this header: each op has a plain
+// scalar version (the specification and the test oracle) and AVX2 / AVX-512 versions, picked
+// once at start-up from the CPU (or forced with R1_ISA=scalar|avx2|avx512, or set_isa()).
+//
+// Numerics contract (what makes seeded generation reproducible under batching):
+//  * A dot product over k is accumulated in 16 interleaved f32 partial sums (partial j takes
+//    k = j, j+16, j+32, ... in increasing order, each step one fused multiply-add), then reduced
+//    by the fixed tree s8[j] = p[j] + p[j+8]; s4[j] = s8[j] + s8[j+4]; s2[j] = s4[j] + s4[j+2];
+//    s = s2[0] + s2[1]. Scalar, AVX2 (two 8-lane halves) and AVX-512 follow exactly this order,
+//    so they agree bit for bit for f32/f16/bf16 weights.
+//  * Every output element of matmul is computed this way whatever the number of rows T in the
+//    batch and whatever the thread count: work is split over output columns/rows, never over k.
+//    Row t of the result therefore does not depend on the other rows.
+#pragma once
+
+#include <cstdint>
+
+#include "core/cpu.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+
+namespace r1 {
+
+// A weight matrix of `rows` outputs × `cols` inputs, row-major as in Hugging Face checkpoints
+// (y = x · Wᵀ), in its storage type. Zero-copy: `data` usually points into a mapped file.
+struct WeightView {
+  DType dtype = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const void* data = nullptr;
+  // F8_E4M3 only: block scales, f32 [ceil(rows_total/128), ceil(cols/128)] row-major, applied as
+  // W[i][j] = fp8(W[i][j]) * scale[(row0 + i)/128][j/128]. `row0` lets a view start at any row of
+  // the full matrix (e.g. one head's slice of kv_b_proj) while indexing the full scale grid.
+  const float* scale = nullptr;
+  int64_t scale_cols = 0;  // ceil(cols/128)
+  int64_t row0 = 0;
+
+  // Bytes of one row (block-quantized types: cols must be a multiple of the block size).
+  int64_t row_bytes() const;
+  // The view of rows [begin, begin + count).
+  WeightView rows_slice(int64_t begin, int64_t count) const;
+};
+
+// Row-major f32 matrices for activations. stride >= cols (in floats).
+struct MatView {
+  float* data;
+  int64_t rows, cols, stride;
+  float* row(int64_t r) const { return data + r * stride; }
+};
+struct ConstMatView {
+  const float* data;
+  int64_t rows, cols, stride;
+  ConstMatView(const float* d, int64_t r, int64_t c, int64_t s) : data(d), rows(r), cols(c), stride(s) {}
+  ConstMatView(const MatView& m) : data(m.data), rows(m.rows), cols(m.cols), stride(m.stride) {}
+  const float* row(int64_t r) const { return data + r * stride; }
+};
+
+// ---- ISA selection ----
+Isa active_isa();
+// Re-points every op to `isa` (must be supported). Not thread-safe; call between computations.
+void set_isa(Isa isa);
+
+// ---- matrix products ----
+
+// y[t, o] = Σ_k x[t, k] · W[o, k]  for t < x.rows, o < w.rows. Requires x.cols == w.cols,
+// y.rows == x.rows, y.cols == w.rows. Weight types: F32, F16, BF16, F8_E4M3 (+ scales).
+// Parallel over output columns; each y element follows the numerics contract above.
+void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y);
+
+// Dot product of two f32 vectors, contract order.
+float dot_f32(const float* a, const float* b, int64_t n);
+// y[i] += a · x[i]
+void axpy_f32(float* y, float a, const float* x, int64_t n);
+
+// Row `row` of a weight matrix converted to f32 (embedding lookup, debugging).
+void dequantize_row(const WeightView& w, int64_t row, float* out);
+
+// ---- element-wise and row ops (single-threaded; callers parallelize over rows if needed) ----
+
+// out = w ⊙ x / sqrt(mean(x²) + eps). The sum of squares uses the contract order; out may alias x.
+void rms_norm(const float* x, const float* w, float eps, int64_t n, float* out);
+// out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + exp(-g)). out may alias gate or up.
+void silu_mul(const float* gate, const float* up, int64_t n, float* out);
+// In-place numerically stable softmax: x[i] = exp(x[i] - max) / Σ exp(x[j] - max).
+void softmax(float* x, int64_t n);
+// y[i] += x[i]
+void add_inplace(float* y, const float* x, int64_t n);
+// x[i] *= a
+void scale_inplace(float* x, float a, int64_t n);
+// Index of the largest element (the first one on ties); n > 0.
+int64_t argmax(const float* x, int64_t n);
+
+// RoPE on one head vector of length `dim` given cos/sin of the angles θ_i = pos·inv_freq_i,
+// i < dim/2.
+//  neox / rotate-half (Qwen2, Llama): pairs (x[i], x[i + dim/2]).
+//  interleaved (DeepSeek-V3):          pairs (x[2i], x[2i + 1]).
+// out = (a·cos − b·sin, b·cos + a·sin) for each pair (a, b). In place.
+void rope_neox(float* x, const float* cos, const float* sin, int64_t dim);
+void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim);
+
+// ---- memory bandwidth ----
+
+// Streams `bytes` of `buf` with the same vector loads the matmul kernels use, on all threads of
+// `pool`, and returns the read bandwidth in bytes per second (best of `reps`).
+double measure_read_bandwidth(ThreadPool& pool, const void* buf, uint64_t bytes, int reps);
+
+}  // namespace r1

@@ -1,0 +1,44 @@
+// The pool runs every thread once per call and splits ranges statically.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+#include "core/thread_pool.h"
+
+namespace r1 {
+namespace {
+
+TEST(ThreadPool, CoversRangeExactlyOnce) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 7, 1000}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool.parallel_for(n, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+      });
+      for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    }
+  }
+}
+
+TEST(ThreadPool, RunCallsEachThreadOnceManyTimes) {
+  ThreadPool pool(3);
+  std::atomic<int> total{0};
+  for (int rep = 0; rep < 2000; ++rep) pool.run([&](int tid) { total += tid + 1; });
+  EXPECT_EQ(total.load(), 2000 * 6);
+}
+
+TEST(ThreadPool, GrainAlignedChunks) {
+  ThreadPool pool(2);
+  std::vector<std::pair<int64_t, int64_t>> chunks(2, {-1, -1});
+  std::atomic<int> idx{0};
+  pool.parallel_for_grain(100, 16, [&](int64_t b, int64_t e) { chunks[size_t(idx++)] = {b, e}; });
+  for (auto [b, e] : chunks) {
+    EXPECT_EQ(b % 16, 0);
+    EXPECT_TRUE(e % 16 == 0 || e == 100);
+  }
+}
+
+}  // namespace
+}  // namespace r1
