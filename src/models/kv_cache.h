@@ -1,0 +1,74 @@
+// Paged KV cache shared by all sequences: fixed-size pages of `page_size` token slots, each slot
+// holding `width` f32 values per layer (dense attention: K and V of every KV head; MLA: the
+// compressed latent plus the roped key). Pages are reference counted so sequences can share a
+// cached prompt prefix.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace r1 {
+
+struct KvLayout {
+  int n_layers = 0;
+  int64_t width = 0;  // f32 values stored per token and layer
+};
+
+class KvCache {
+ public:
+  // Room for `capacity_tokens` tokens in total (rounded up to whole pages).
+  KvCache(KvLayout layout, int64_t capacity_tokens, int page_size = 16);
+
+  const KvLayout& layout() const { return layout_; }
+  int page_size() const { return page_size_; }
+  int64_t n_pages() const { return int64_t(refs_.size()); }
+  int64_t free_pages() const { return int64_t(free_.size()); }
+  uint64_t bytes() const { return uint64_t(n_pages()) * page_size_ * layout_.width * layout_.n_layers * 4; }
+
+  std::optional<int32_t> alloc_page();
+  void retain(int32_t page) { ++refs_[size_t(page)]; }
+  void release(int32_t page);
+  int32_t refs(int32_t page) const { return refs_[size_t(page)]; }
+
+  float* slot(int layer, int32_t page, int offset) {
+    return layers_[size_t(layer)].data() + (int64_t(page) * page_size_ + offset) * layout_.width;
+  }
+
+ private:
+  KvLayout layout_;
+  int page_size_;
+  std::vector<FloatBuffer> layers_;
+  std::vector<int32_t> refs_;
+  std::vector<int32_t> free_;
+};
+
+// One sequence's slice of the cache: its page table and how many tokens are stored.
+class KvSeq {
+ public:
+  int32_t length() const { return length_; }
+  const std::vector<int32_t>& pages() const { return pages_; }
+
+  // Makes room for `tokens` more tokens; false (nothing changed) if the cache has no free pages.
+  bool reserve(KvCache& cache, int32_t tokens);
+  // Slot of position `pos` (< capacity) in `layer`.
+  float* slot(KvCache& cache, int layer, int32_t pos) const {
+    return cache.slot(layer, pages_[size_t(pos / cache.page_size())], pos % cache.page_size());
+  }
+  // Called by the model after writing `n` tokens at positions [length, length + n).
+  void advance(int32_t n) { length_ += n; }
+  // Drops tokens beyond `length` and the pages they no longer need.
+  void truncate(KvCache& cache, int32_t length);
+  // Shares the first `length` tokens of `other` (whole pages; the caller must copy a partial page).
+  void share_prefix(KvCache& cache, const KvSeq& other, int32_t pages);
+  void release(KvCache& cache) { truncate(cache, 0); }
+  int32_t capacity(const KvCache& cache) const { return int32_t(pages_.size()) * cache.page_size(); }
+
+ private:
+  std::vector<int32_t> pages_;
+  int32_t length_ = 0;
+};
+
+}  // namespace r1
