@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential g++ cmake ninja-build pkg-config git
   nlohmann-json3-dev libcpp-httplib-dev libpcre2-dev libcli11-dev libfmt-dev
+  libutf8proc-dev                      # tokenizer: Unicode normalization (NFC) and categories
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev          # libFuzzer targets
   python3 python3-numpy python3-torch  # tools/tiny_r1 (training, reference checks)
