@@ -1,0 +1,21 @@
+// AVX2 kernels: the generic SIMD kernels instantiated over two ymm registers per 16 partial
+// sums. Compiled with R1_AVX2_FLAGS (the build baseline).
+#include "kernels/kernel_table.h"
+#include "kernels/simd_avx2.h"
+
+namespace r1::kernels::avx2 {
+namespace {
+constexpr Isa kIsa = Isa::kAvx2;
+// 16 ymm registers: a 3 x 2 tile of 16-lane accumulators takes 12, leaving room for loads.
+constexpr int kMR = 3, kNR = 2;
+constexpr int kDirectMaxT = 3, kDirectN = 2;
+constexpr int kOB = 64, kTB = 48, kKC = 256;
+constexpr int64_t kRowGrain = 16;
+}  // namespace
+}  // namespace r1::kernels::avx2
+
+#include "kernels/simd_kernels.h"
+
+namespace r1::kernels {
+const KernelTable& avx2_table() { return avx2::table(); }
+}  // namespace r1::kernels

@@ -1,0 +1,24 @@
+// AVX-512 kernels: the generic SIMD kernels instantiated over one zmm per 16 partial sums.
+// Compiled with R1_AVX512_FLAGS; chosen at run time only on CPUs that report AVX-512.
+#include "kernels/kernel_table.h"
+#include "kernels/simd_avx512.h"
+
+namespace r1::kernels::avx512 {
+namespace {
+constexpr Isa kIsa = Isa::kAvx512;
+// 32 zmm registers: a 6 x 4 tile of accumulators + 4 weight vectors + 1 activation vector.
+constexpr int kMR = 6, kNR = 4;
+// Decode (T <= 6) streams 4 weight rows per pass with all T activation rows.
+constexpr int kDirectMaxT = 6, kDirectN = 4;
+// Cache tiles of the prefill path: a 64 x 256 f32 weight panel (64 KiB, L2) and partial sums of
+// 48 x 64 outputs (192 KiB) live on the stack.
+constexpr int kOB = 64, kTB = 48, kKC = 256;
+constexpr int64_t kRowGrain = 16;
+}  // namespace
+}  // namespace r1::kernels::avx512
+
+#include "kernels/simd_kernels.h"
+
+namespace r1::kernels {
+const KernelTable& avx512_table() { return avx512::table(); }
+}  // namespace r1::kernels

@@ -1,0 +1,69 @@
+// Internal to src/kernels: the table of per-ISA leaf kernels that ops.cpp dispatches through.
+// Each ISA file fills one table; threading, shape checks and ISA selection stay in ops.cpp so the
+// ISA-flagged files contain leaf compute only (no shared inline code compiled with wider flags).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace r1::kernels {
+
+struct KernelTable {
+  Isa isa;
+  // y[t, o] for every t < x.rows and o in [o_begin, o_end). Shapes are already checked, K > 0.
+  void (*matmul_rows)(const ConstMatView& x, const WeightView& w, const MatView& y,
+                      int64_t o_begin, int64_t o_end) noexcept;
+  float (*dot_f32)(const float* a, const float* b, int64_t n) noexcept;
+  void (*axpy_f32)(float* y, float a, const float* x, int64_t n) noexcept;
+  void (*dequantize_row)(const WeightView& w, int64_t row, float* out) noexcept;
+  void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* out) noexcept;
+  void (*silu_mul)(const float* gate, const float* up, int64_t n, float* out) noexcept;
+  void (*softmax)(float* x, int64_t n) noexcept;
+  void (*add_inplace)(float* y, const float* x, int64_t n) noexcept;
+  void (*scale_inplace)(float* x, float a, int64_t n) noexcept;
+  int64_t (*argmax)(const float* x, int64_t n) noexcept;
+  void (*rope_neox)(float* x, const float* cos, const float* sin, int64_t dim) noexcept;
+  void (*rope_interleaved)(float* x, const float* cos, const float* sin, int64_t dim) noexcept;
+  // Reads [p, p + bytes) with the ISA's widest loads; returns a value depending on every byte so
+  // the loads cannot be optimized away. `bytes` is a multiple of 64.
+  float (*read_stream)(const void* p, uint64_t bytes) noexcept;
+  // Output rows per parallel chunk (a multiple of the kernels' row tile).
+  int64_t row_grain;
+};
+
+const KernelTable& scalar_table();
+const KernelTable& avx2_table();
+const KernelTable& avx512_table();
+
+// ---- shared reference pieces (defined in scalar.cpp, used by every ISA) ----
+
+// The contract dot product of x with weight row `o`, as the scalar reference computes it. SIMD
+// kernels fall back to it for the rare inputs their fast paths do not handle (FP8 NaN codes,
+// FP8 block scales of magnitude >= 256).
+float reference_dot_row(const float* x, const WeightView& w, int64_t o) noexcept;
+
+// exp as specified in ops.h: scalar form of the polynomial every ISA evaluates.
+float exp_ref(float x) noexcept;
+
+// Constants of that exp, shared so every ISA uses the same bits.
+inline constexpr float kExpHi = 88.72283f;     // above: +inf (ln FLT_MAX = 88.7228391)
+inline constexpr float kExpLo = -86.98f;       // below: 0 (results under ~2.2e-38 flush)
+inline constexpr float kLog2e = 1.44269504088896341f;
+inline constexpr float kLn2Hi = 0.693359375f;  // ln 2 split so n * kLn2Hi is exact (Cody-Waite)
+inline constexpr float kLn2Lo = -2.12194440e-4f;
+// Taylor coefficients 1/k! for k = 7..2; |r| <= ln2/2 keeps the truncation below 0.1 ulp.
+inline constexpr float kExpC7 = 1.98412698e-4f;
+inline constexpr float kExpC6 = 1.38888889e-3f;
+inline constexpr float kExpC5 = 8.33333333e-3f;
+inline constexpr float kExpC4 = 4.16666667e-2f;
+inline constexpr float kExpC3 = 1.66666667e-1f;
+inline constexpr float kExpC2 = 0.5f;
+
+// FP8 fast-path scaling: a code's bits placed in an f32 ((q & 0x80) << 24 | (q & 0x7f) << 20)
+// are its value times 2^-120, so value * scale == bits_as_f32 * (scale * 2^120) exactly when
+// |scale| < 2^8 (no overflow of the folded factor).
+inline constexpr float kFp8Fold = 1.329227995784916e36f;  // 2^120
+inline constexpr float kFp8FoldMaxScale = 256.0f;
+
+}  // namespace r1::kernels

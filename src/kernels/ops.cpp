@@ -1,0 +1,166 @@
+// The public ops: shape checks, the split of matmul over threads, and the choice of kernel table
+// (once at start-up from the CPU or R1_ISA, or by set_isa()). All arithmetic is in the tables.
+#include "kernels/ops.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include "core/error.h"
+#include "kernels/kernel_table.h"
+
+namespace r1 {
+
+using kernels::KernelTable;
+
+namespace {
+
+const KernelTable& table_for(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return kernels::avx512_table();
+    case Isa::kAvx2: return kernels::avx2_table();
+    case Isa::kScalar: break;
+  }
+  return kernels::scalar_table();
+}
+
+// The start-up choice: R1_ISA when set (read once, here), else the best the CPU runs.
+Isa startup_isa() {
+  const char* env = std::getenv("R1_ISA");
+  if (env == nullptr || *env == '\0') return best_isa();
+  std::optional<Isa> isa = isa_from_name(env);
+  if (!isa) fail("R1_ISA={}: unknown instruction set (expected scalar, avx2 or avx512)", env);
+  if (!isa_supported(*isa))
+    fail(ErrorKind::kUnsupported, "R1_ISA={}: this CPU does not support it (best: {})", env,
+         isa_name(best_isa()));
+  return *isa;
+}
+
+std::atomic<const KernelTable*> g_active{nullptr};
+
+const KernelTable& active() {
+  const KernelTable* t = g_active.load(std::memory_order_acquire);
+  if (t == nullptr) [[unlikely]] {
+    static const KernelTable* const initial = &table_for(startup_isa());
+    const KernelTable* expected = nullptr;
+    g_active.compare_exchange_strong(expected, initial, std::memory_order_acq_rel);
+    t = g_active.load(std::memory_order_acquire);
+  }
+  return *t;
+}
+
+bool matmul_weight_type(DType t) {
+  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kF8E4M3;
+}
+
+void check_weight(const WeightView& w) {
+  R1_CHECK(matmul_weight_type(w.dtype), "weight type {} is not supported by the kernels",
+           dtype_name(w.dtype));
+  R1_CHECK(w.rows >= 0 && w.cols >= 0 && (w.data != nullptr || w.rows * w.cols == 0));
+  if (w.dtype == DType::kF8E4M3) {
+    R1_CHECK(w.scale != nullptr && w.scale_cols == (w.cols + 127) / 128 && w.row0 >= 0,
+             "F8_E4M3 weight needs scales [.., {}], got scale_cols {}", (w.cols + 127) / 128,
+             w.scale_cols);
+  }
+}
+
+}  // namespace
+
+int64_t WeightView::row_bytes() const {
+  std::optional<uint64_t> bytes = dtype_bytes(dtype, uint64_t(cols));
+  R1_CHECK(bytes.has_value(), "{} row of {} columns is not a whole number of blocks",
+           dtype_name(dtype), cols);
+  return int64_t(*bytes);
+}
+
+WeightView WeightView::rows_slice(int64_t begin, int64_t count) const {
+  R1_CHECK(begin >= 0 && count >= 0 && begin + count <= rows, "rows [{}, {}) of {}", begin,
+           begin + count, rows);
+  WeightView v = *this;
+  v.rows = count;
+  v.data = static_cast<const uint8_t*>(data) + begin * row_bytes();
+  v.row0 = row0 + begin;
+  return v;
+}
+
+Isa active_isa() { return active().isa; }
+
+void set_isa(Isa isa) {
+  R1_CHECK(isa_supported(isa), "set_isa({}): not supported by this CPU", isa_name(isa));
+  g_active.store(&table_for(isa), std::memory_order_release);
+}
+
+void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y) {
+  check_weight(w);
+  R1_CHECK(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows,
+           "matmul shapes: x [{},{}] w [{},{}] y [{},{}]", x.rows, x.cols, w.rows, w.cols, y.rows,
+           y.cols);
+  R1_CHECK(x.stride >= x.cols && y.stride >= y.cols);
+  if (x.rows == 0 || w.rows == 0) return;
+  if (w.cols == 0) {
+    for (int64_t t = 0; t < y.rows; ++t) std::fill(y.row(t), y.row(t) + y.cols, 0.0f);
+    return;
+  }
+  const KernelTable& k = active();
+  pool.parallel_for_grain(w.rows, k.row_grain,
+                          [&](int64_t b, int64_t e) { k.matmul_rows(x, w, y, b, e); });
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) { return active().dot_f32(a, b, n); }
+
+void axpy_f32(float* y, float a, const float* x, int64_t n) { active().axpy_f32(y, a, x, n); }
+
+void dequantize_row(const WeightView& w, int64_t row, float* out) {
+  check_weight(w);
+  R1_CHECK(row >= 0 && row < w.rows, "row {} of {}", row, w.rows);
+  active().dequantize_row(w, row, out);
+}
+
+void rms_norm(const float* x, const float* w, float eps, int64_t n, float* out) {
+  active().rms_norm(x, w, eps, n, out);
+}
+
+void silu_mul(const float* gate, const float* up, int64_t n, float* out) {
+  active().silu_mul(gate, up, n, out);
+}
+
+void softmax(float* x, int64_t n) { active().softmax(x, n); }
+
+void add_inplace(float* y, const float* x, int64_t n) { active().add_inplace(y, x, n); }
+
+void scale_inplace(float* x, float a, int64_t n) { active().scale_inplace(x, a, n); }
+
+int64_t argmax(const float* x, int64_t n) {
+  R1_CHECK(n > 0);
+  return active().argmax(x, n);
+}
+
+void rope_neox(float* x, const float* cos, const float* sin, int64_t dim) {
+  active().rope_neox(x, cos, sin, dim);
+}
+
+void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim) {
+  active().rope_interleaved(x, cos, sin, dim);
+}
+
+double measure_read_bandwidth(ThreadPool& pool, const void* buf, uint64_t bytes, int reps) {
+  const KernelTable& k = active();
+  const uint64_t lines = bytes / 64;
+  const auto* base = static_cast<const uint8_t*>(buf);
+  std::atomic<float> sink{0.0f};
+  double best = 0.0;
+  for (int r = 0; r < std::max(reps, 1); ++r) {
+    auto start = std::chrono::steady_clock::now();
+    pool.parallel_for(int64_t(lines), [&](int64_t b, int64_t e) {
+      float v = k.read_stream(base + b * 64, uint64_t(e - b) * 64);
+      sink.fetch_add(v, std::memory_order_relaxed);
+    });
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (s > 0) best = std::max(best, double(lines * 64) / s);
+  }
+  return best;
+}
+
+}  // namespace r1

@@ -1,0 +1,550 @@
+// The SIMD kernels, written once over the 16-lane V16 of the including ISA file (avx2.cpp,
+// avx512.cpp), which first includes its simd_<isa>.h and defines the tile sizes kMR, kNR, kOB,
+// kTB, kKC, kDirectMaxT and kDirectN. Every accumulator holds the 16 partial sums of the numerics
+// contract (ops.h), so each output equals the scalar reference bit for bit whichever path below
+// computes it; the paths differ only in how they reuse data:
+//  * direct (T <= kDirectMaxT, decode): kDirectN weight rows are streamed once, converted in
+//    registers and multiplied with all T activation rows; this is the memory-bound matvec.
+//  * blocked (larger T, prefill): a kOB x kKC weight panel is converted to f32 once per kTB
+//    activation rows into a stack buffer (an L2-sized tile, not a copy of the matrix), and a
+//    kMR x kNR register tile runs over it; partial sums of unfinished k are kept in a stack
+//    buffer, exactly as the registers held them, so splitting k changes no rounding.
+// Not a normal header: included exactly once per ISA translation unit.
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/kernel_table.h"
+
+#ifndef R1_SIMD_NS
+#error "include simd_avx2.h or simd_avx512.h first"
+#endif
+
+#define R1_UNROLL _Pragma("GCC unroll 32")
+
+namespace r1::kernels::R1_SIMD_NS {
+namespace {
+
+template <typename T>
+R1_SIMD_INLINE T min_of(T a, T b) { return a < b ? a : b; }
+
+// Row pointers without the views' inline members: inline functions shared with files built for
+// other ISAs must not be emitted from this one (the linker would keep an arbitrary copy).
+R1_SIMD_INLINE const float* xrow(const ConstMatView& x, int64_t t) { return x.data + t * x.stride; }
+R1_SIMD_INLINE float* yrow(const MatView& y, int64_t t) { return y.data + t * y.stride; }
+
+enum class Wt { kF32, kBF16, kF16, kFP8 };
+
+template <Wt D>
+inline constexpr int64_t kElemBytes = D == Wt::kF32 ? 4 : (D == Wt::kFP8 ? 1 : 2);
+
+// 16 weights starting at element k of a row, converted to f32 (FP8: the 2^-120-scaled bits).
+template <Wt D>
+R1_SIMD_INLINE V16 wload(const uint8_t* row, int64_t k) {
+  if constexpr (D == Wt::kF32) return load(reinterpret_cast<const float*>(row) + k);
+  else if constexpr (D == Wt::kBF16) return load_bf16(reinterpret_cast<const uint16_t*>(row) + k);
+  else if constexpr (D == Wt::kF16) return load_f16(reinterpret_cast<const uint16_t*>(row) + k);
+  else return load_fp8_bits(row + k);
+}
+template <Wt D>
+R1_SIMD_INLINE V16 wload_n(const uint8_t* row, int64_t k, int n) {
+  if constexpr (D == Wt::kF32) return load_n(reinterpret_cast<const float*>(row) + k, n);
+  else if constexpr (D == Wt::kBF16) return load_bf16_n(reinterpret_cast<const uint16_t*>(row) + k, n);
+  else if constexpr (D == Wt::kF16) return load_f16_n(reinterpret_cast<const uint16_t*>(row) + k, n);
+  else return load_fp8_bits_n(row + k, n);
+}
+
+// FP8 block scale folded with 2^120 (valid when fp8_scale_fast(s)).
+R1_SIMD_INLINE bool fp8_scale_fast(float s) { return s < kFp8FoldMaxScale && s > -kFp8FoldMaxScale; }
+
+// Exact FP8 dequantization of 16 codes for the packing paths (NaN codes and any scale handled).
+R1_SIMD_INLINE V16 fp8_dequant(V16 bits, float s) {
+  bits = fp8_fix_nan(bits);
+  if (fp8_scale_fast(s)) return mul(bits, set1(s * kFp8Fold));
+  return mul(mul(bits, set1(kFp8Fold)), set1(s));
+}
+
+const uint8_t* row_ptr(const WeightView& w, int64_t o, int64_t elem_bytes) {
+  return static_cast<const uint8_t*>(w.data) + o * w.cols * elem_bytes;
+}
+const float* scale_row(const WeightView& w, int64_t o) {
+  return w.scale + ((w.row0 + o) / 128) * w.scale_cols;
+}
+bool scale_row_fast(const float* s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!fp8_scale_fast(s[i])) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct path: an M x N tile over the whole of k, weights converted on the fly.
+
+template <Wt D, int M, int N>
+R1_SIMD_INLINE void direct_step(V16 (&acc)[M][N], const float* const (&xr)[M],
+                                const uint8_t* const (&wr)[N], const V16 (&s)[N], int64_t k) {
+  V16 w[N];
+  R1_UNROLL for (int n = 0; n < N; ++n) {
+    w[n] = wload<D>(wr[n], k);
+    if constexpr (D == Wt::kFP8) w[n] = mul(w[n], s[n]);
+  }
+  R1_UNROLL for (int m = 0; m < M; ++m) {
+    V16 xv = load(xr[m] + k);
+    R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = fma(xv, w[n], acc[m][n]);
+  }
+}
+template <Wt D, int M, int N>
+R1_SIMD_INLINE void direct_step_n(V16 (&acc)[M][N], const float* const (&xr)[M],
+                                  const uint8_t* const (&wr)[N], const V16 (&s)[N], int64_t k,
+                                  int cnt) {
+  V16 w[N];
+  R1_UNROLL for (int n = 0; n < N; ++n) {
+    w[n] = wload_n<D>(wr[n], k, cnt);
+    if constexpr (D == Wt::kFP8) w[n] = mul(w[n], s[n]);
+  }
+  R1_UNROLL for (int m = 0; m < M; ++m) {
+    V16 xv = load_n(xr[m] + k, cnt);
+    R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = fma(xv, w[n], acc[m][n]);
+  }
+}
+
+template <int M, int N>
+R1_SIMD_INLINE void write_tile(V16 (&acc)[M][N], float* y, int64_t ys) {
+  R1_UNROLL for (int m = 0; m < M; ++m) {
+    if constexpr (N == 4) {
+      _mm_storeu_ps(y + m * ys, reduce4(acc[m][0], acc[m][1], acc[m][2], acc[m][3]));
+    } else {
+      R1_UNROLL for (int n = 0; n < N; ++n) y[m * ys + n] = reduce(acc[m][n]);
+    }
+  }
+}
+
+// Accumulates rows o..o+N-1 of w against activation rows xr[0..M-1] over the whole of k.
+// Returns false (FP8 only) when a NaN code or a block scale outside the fast path was seen.
+template <Wt D, int M, int N>
+R1_SIMD_INLINE bool direct_accumulate(V16 (&acc)[M][N], const float* const (&xr)[M],
+                                      const WeightView& w, int64_t o) {
+  const int64_t K = w.cols;
+  const uint8_t* wr[N];
+  R1_UNROLL for (int n = 0; n < N; ++n) wr[n] = row_ptr(w, o + n, kElemBytes<D>);
+  V16 s[N];
+  if constexpr (D != Wt::kFP8) {
+    R1_UNROLL for (int n = 0; n < N; ++n) s[n] = zero();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      direct_step<D, M, N>(acc, xr, wr, s, k);
+      direct_step<D, M, N>(acc, xr, wr, s, k + 16);
+    }
+    for (; k + 16 <= K; k += 16) direct_step<D, M, N>(acc, xr, wr, s, k);
+    if (k < K) direct_step_n<D, M, N>(acc, xr, wr, s, k, int(K - k));
+    return true;
+  } else {
+    const float* srow[N];
+    R1_UNROLL for (int n = 0; n < N; ++n) {
+      srow[n] = scale_row(w, o + n);
+      if (!scale_row_fast(srow[n], w.scale_cols)) return false;
+    }
+    NanScan scan[N];
+    int64_t kb = 0;
+    for (; kb + 128 <= K; kb += 128) {
+      R1_UNROLL for (int n = 0; n < N; ++n) {
+        s[n] = set1(srow[n][kb / 128] * kFp8Fold);
+        scan[n].feed64(wr[n] + kb);
+        scan[n].feed64(wr[n] + kb + 64);
+      }
+      R1_UNROLL for (int j = 0; j < 128; j += 16) direct_step<D, M, N>(acc, xr, wr, s, kb + j);
+    }
+    if (kb < K) {
+      R1_UNROLL for (int n = 0; n < N; ++n) {
+        s[n] = set1(srow[n][kb / 128] * kFp8Fold);
+        int64_t b = kb;
+        for (; b + 64 <= K; b += 64) scan[n].feed64(wr[n] + b);
+        if (b < K) scan[n].feed_n(wr[n] + b, K - b);
+      }
+      int64_t k = kb;
+      for (; k + 16 <= K; k += 16) direct_step<D, M, N>(acc, xr, wr, s, k);
+      if (k < K) direct_step_n<D, M, N>(acc, xr, wr, s, k, int(K - k));
+    }
+    bool nan = false;
+    R1_UNROLL for (int n = 0; n < N; ++n) nan |= scan[n].any_nan();
+    return !nan;
+  }
+}
+
+// y[m][n] for rows o..o+N-1 of w and activation rows xr[0..M-1]; y points at y[t0][o].
+template <Wt D, int M, int N>
+void direct_tile(const float* const (&xr)[M], const WeightView& w, int64_t o, float* y,
+                 int64_t ys) noexcept {
+  V16 acc[M][N];
+  R1_UNROLL for (int m = 0; m < M; ++m) R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = zero();
+  if (direct_accumulate<D, M, N>(acc, xr, w, o)) {
+    write_tile<M, N>(acc, y, ys);
+    return;
+  }
+  // FP8 NaN codes or huge block scales: the scalar reference gives the same bits.
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) y[m * ys + n] = reference_dot_row(xr[m], w, o + n);
+}
+
+template <Wt D, int M>
+void direct_rows(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                 int64_t o_end) noexcept {
+  const float* xr[M];
+  R1_UNROLL for (int m = 0; m < M; ++m) xr[m] = xrow(x, m);
+  float* yo = yrow(y, 0);
+  int64_t o = o_begin;
+  for (; o + kDirectN <= o_end; o += kDirectN) direct_tile<D, M, kDirectN>(xr, w, o, yo + o, y.stride);
+  for (; o < o_end; ++o) direct_tile<D, M, 1>(xr, w, o, yo + o, y.stride);
+}
+
+template <Wt D, int... M>
+void direct_dispatch(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                     int64_t o_end, std::integer_sequence<int, M...>) noexcept {
+  ((x.rows == M + 1 ? (direct_rows<D, M + 1>(x, w, y, o_begin, o_end), 0) : 0), ...);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocked path: packed f32 weight panel + register tiles + partial sums across k blocks.
+
+static_assert(kKC % 128 == 0, "k blocks must align with FP8 scale blocks");
+static_assert(kOB % kNR == 0 && kTB % kMR == 0, "cache tiles must hold whole register tiles");
+
+// Rows o0..o0+ob-1, columns k0..k0+kc-1 of w as f32 into wp (row stride kKC), zero-padded to a
+// multiple of 16 columns.
+template <Wt D>
+void pack_panel(const WeightView& w, int64_t o0, int64_t ob, int64_t k0, int64_t kc,
+                float* wp) noexcept {
+  for (int64_t r = 0; r < ob; ++r) {
+    const uint8_t* row = row_ptr(w, o0 + r, kElemBytes<D>);
+    float* dst = wp + r * kKC;
+    const float* srow = nullptr;
+    if constexpr (D == Wt::kFP8) srow = scale_row(w, o0 + r);
+    int64_t c = 0;
+    for (; c + 16 <= kc; c += 16) {
+      V16 v = wload<D>(row, k0 + c);
+      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[(k0 + c) / 128]);
+      store(dst + c, v);
+    }
+    if (c < kc) {
+      V16 v = wload_n<D>(row, k0 + c, int(kc - c));
+      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[(k0 + c) / 128]);
+      store(dst + c, v);  // lanes past kc are zero
+    }
+  }
+}
+
+using PackedTileFn = void (*)(const float* const* xr, int64_t kc, const float* wp, float* part,
+                              bool first, bool last, float* y, int64_t ys) noexcept;
+
+// acc[m][n] over k in [0, kc) of x rows xr[m] (already offset to the block) and panel rows
+// wp + n * kKC; partial sums come from / go to part (tile layout [m][n][16], row stride kOB*16)
+// unless this is the first / last k block.
+template <int M, int N>
+void packed_tile(const float* const* xr, int64_t kc, const float* wp, float* part, bool first,
+                 bool last, float* y, int64_t ys) noexcept {
+  V16 acc[M][N];
+  R1_UNROLL for (int m = 0; m < M; ++m) R1_UNROLL for (int n = 0; n < N; ++n) {
+    acc[m][n] = first ? zero() : load(part + (m * kOB + n) * 16);
+  }
+  const float* xm[M];
+  R1_UNROLL for (int m = 0; m < M; ++m) xm[m] = xr[m];
+  int64_t k = 0;
+  for (; k + 16 <= kc; k += 16) {
+    V16 wv[N];
+    R1_UNROLL for (int n = 0; n < N; ++n) wv[n] = load(wp + n * kKC + k);
+    R1_UNROLL for (int m = 0; m < M; ++m) {
+      V16 xv = load(xm[m] + k);
+      R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = fma(xv, wv[n], acc[m][n]);
+    }
+  }
+  if (k < kc) {
+    int cnt = int(kc - k);
+    V16 wv[N];
+    R1_UNROLL for (int n = 0; n < N; ++n) wv[n] = load(wp + n * kKC + k);
+    R1_UNROLL for (int m = 0; m < M; ++m) {
+      V16 xv = load_n(xm[m] + k, cnt);
+      R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = fma(xv, wv[n], acc[m][n]);
+    }
+  }
+  if (last) {
+    write_tile<M, N>(acc, y, ys);
+  } else {
+    R1_UNROLL for (int m = 0; m < M; ++m) R1_UNROLL for (int n = 0; n < N; ++n) {
+      store(part + (m * kOB + n) * 16, acc[m][n]);
+    }
+  }
+}
+
+struct PackedTable {
+  PackedTileFn f[kMR][kNR];
+};
+template <int M, int... N>
+constexpr void fill_packed_row(PackedTileFn* row, std::integer_sequence<int, N...>) {
+  ((row[N] = &packed_tile<M, N + 1>), ...);
+}
+template <int... M>
+constexpr PackedTable make_packed_table(std::integer_sequence<int, M...>) {
+  PackedTable t{};
+  (fill_packed_row<M + 1>(t.f[M], std::make_integer_sequence<int, kNR>{}), ...);
+  return t;
+}
+constexpr PackedTable kPackedTiles = make_packed_table(std::make_integer_sequence<int, kMR>{});
+
+template <Wt D>
+void blocked_rows(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                  int64_t o_end) noexcept {
+  alignas(64) float wp[kOB * kKC];
+  alignas(64) float part[kTB * kOB * 16];
+  const int64_t T = x.rows, K = w.cols;
+  for (int64_t o0 = o_begin; o0 < o_end; o0 += kOB) {
+    const int64_t ob = min_of<int64_t>(kOB, o_end - o0);
+    for (int64_t t0 = 0; t0 < T; t0 += kTB) {
+      const int64_t tb = min_of<int64_t>(kTB, T - t0);
+      for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+        const int64_t kc = min_of<int64_t>(kKC, K - k0);
+        pack_panel<D>(w, o0, ob, k0, kc, wp);
+        const bool first = k0 == 0, last = k0 + kc == K;
+        for (int64_t t = 0; t < tb; t += kMR) {
+          const int64_t mr = min_of<int64_t>(kMR, tb - t);
+          const float* xr[kMR];
+          for (int64_t m = 0; m < mr; ++m) xr[m] = xrow(x, t0 + t + m) + k0;
+          float* yt = yrow(y, t0 + t) + o0;
+          for (int64_t o = 0; o < ob; o += kNR) {
+            const int64_t nr = min_of<int64_t>(kNR, ob - o);
+            kPackedTiles.f[mr - 1][nr - 1](xr, kc, wp + o * kKC, part + (t * kOB + o) * 16, first,
+                                           last, yt + o, y.stride);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <Wt D>
+void matmul_typed(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                  int64_t o_end) noexcept {
+  if (x.rows <= kDirectMaxT)
+    direct_dispatch<D>(x, w, y, o_begin, o_end, std::make_integer_sequence<int, kDirectMaxT>{});
+  else
+    blocked_rows<D>(x, w, y, o_begin, o_end);
+}
+
+void matmul_rows(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                 int64_t o_end) noexcept {
+  switch (w.dtype) {
+    case DType::kF32: return matmul_typed<Wt::kF32>(x, w, y, o_begin, o_end);
+    case DType::kBF16: return matmul_typed<Wt::kBF16>(x, w, y, o_begin, o_end);
+    case DType::kF16: return matmul_typed<Wt::kF16>(x, w, y, o_begin, o_end);
+    default: return matmul_typed<Wt::kFP8>(x, w, y, o_begin, o_end);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vector ops.
+
+float dot_f32(const float* a, const float* b, int64_t n) noexcept {
+  V16 acc = zero();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = fma(load(a + i), load(b + i), acc);
+  if (i < n) acc = fma(load_n(a + i, int(n - i)), load_n(b + i, int(n - i)), acc);
+  return reduce(acc);
+}
+
+void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
+  V16 av = set1(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store(y + i, fma(av, load(x + i), load(y + i)));
+  if (i < n) {
+    int c = int(n - i);
+    store_n(y + i, fma(av, load_n(x + i, c), load_n(y + i, c)), c);
+  }
+}
+
+template <Wt D>
+void dequantize_typed(const WeightView& w, int64_t row, float* out) noexcept {
+  const uint8_t* r = row_ptr(w, row, kElemBytes<D>);
+  const float* srow = nullptr;
+  if constexpr (D == Wt::kFP8) srow = scale_row(w, row);
+  int64_t k = 0;
+  for (; k + 16 <= w.cols; k += 16) {
+    V16 v = wload<D>(r, k);
+    if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[k / 128]);
+    store(out + k, v);
+  }
+  if (k < w.cols) {
+    int c = int(w.cols - k);
+    V16 v = wload_n<D>(r, k, c);
+    if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[k / 128]);
+    store_n(out + k, v, c);
+  }
+}
+
+void dequantize_row(const WeightView& w, int64_t row, float* out) noexcept {
+  switch (w.dtype) {
+    case DType::kF32: return dequantize_typed<Wt::kF32>(w, row, out);
+    case DType::kBF16: return dequantize_typed<Wt::kBF16>(w, row, out);
+    case DType::kF16: return dequantize_typed<Wt::kF16>(w, row, out);
+    default: return dequantize_typed<Wt::kFP8>(w, row, out);
+  }
+}
+
+void rms_norm(const float* x, const float* w, float eps, int64_t n, float* out) noexcept {
+  float ss = dot_f32(x, x, n);
+  float r = 1.0f / __builtin_sqrtf(ss / float(n) + eps);
+  V16 rv = set1(r);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store(out + i, mul(mul(load(x + i), rv), load(w + i)));
+  if (i < n) {
+    int c = int(n - i);
+    store_n(out + i, mul(mul(load_n(x + i, c), rv), load_n(w + i, c)), c);
+  }
+}
+
+// exp_ref (scalar.cpp) on 16 lanes: the same operations in the same order.
+R1_SIMD_INLINE V16 exp16(V16 x) {
+  V16 xc = clamp_keep_nan(x, kExpLo, kExpHi);
+  V16 n = round_even(mul(xc, set1(kLog2e)));
+  V16 r = fma(n, set1(-kLn2Hi), xc);
+  r = fma(n, set1(-kLn2Lo), r);
+  V16 p = set1(kExpC7);
+  p = fma(p, r, set1(kExpC6));
+  p = fma(p, r, set1(kExpC5));
+  p = fma(p, r, set1(kExpC4));
+  p = fma(p, r, set1(kExpC3));
+  p = fma(p, r, set1(kExpC2));
+  p = fma(p, r, set1(1.0f));
+  p = fma(p, r, set1(1.0f));
+  return exp_limits(add_exponent(p, n), x, kExpHi, kExpLo);
+}
+
+R1_SIMD_INLINE V16 silu_mul16(V16 g, V16 u) {
+  V16 e = exp16(mul(g, set1(-1.0f)));
+  return mul(div(g, add(set1(1.0f), e)), u);
+}
+
+void silu_mul(const float* gate, const float* up, int64_t n, float* out) noexcept {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store(out + i, silu_mul16(load(gate + i), load(up + i)));
+  if (i < n) {
+    int c = int(n - i);
+    store_n(out + i, silu_mul16(load_n(gate + i, c), load_n(up + i, c)), c);
+  }
+}
+
+void softmax(float* x, int64_t n) noexcept {
+  V16 mv = set1(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) mv = max_keep(load(x + i), mv);
+  if (i < n) {
+    // Lanes past n must not win: pad them with -inf through a masked blend of loads.
+    int c = int(n - i);
+    alignas(64) float tmp[16];
+    for (int j = 0; j < 16; ++j) tmp[j] = j < c ? x[i + j] : -__builtin_inff();
+    mv = max_keep(load(tmp), mv);
+  }
+  V16 m = set1(hmax(mv));
+  V16 sum = zero();
+  for (i = 0; i + 16 <= n; i += 16) {
+    V16 e = exp16(sub(load(x + i), m));
+    store(x + i, e);
+    sum = add(sum, e);
+  }
+  if (i < n) {
+    int c = int(n - i);
+    store_n(x + i, exp16(sub(load_n(x + i, c), m)), c);
+    sum = add(sum, load_n(x + i, c));
+  }
+  V16 inv = set1(1.0f / reduce(sum));
+  for (i = 0; i + 16 <= n; i += 16) store(x + i, mul(load(x + i), inv));
+  if (i < n) store_n(x + i, mul(load_n(x + i, int(n - i)), inv), int(n - i));
+}
+
+void add_inplace(float* y, const float* x, int64_t n) noexcept {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store(y + i, add(load(y + i), load(x + i)));
+  if (i < n) store_n(y + i, add(load_n(y + i, int(n - i)), load_n(x + i, int(n - i))), int(n - i));
+}
+
+void scale_inplace(float* x, float a, int64_t n) noexcept {
+  V16 av = set1(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store(x + i, mul(load(x + i), av));
+  if (i < n) store_n(x + i, mul(load_n(x + i, int(n - i)), av), int(n - i));
+}
+
+int64_t argmax(const float* x, int64_t n) noexcept {
+  V16 mv = set1(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) mv = max_keep(load(x + i), mv);
+  float m = hmax(mv);
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;  // tail; NaN never wins
+  // The first element equal to the maximum (-0 == +0, so ties between zeros pick the first).
+  for (i = 0; i + 16 <= n; i += 16) {
+    uint32_t eq = eq_mask(load(x + i), m);
+    if (eq) return i + __builtin_ctz(eq);
+  }
+  for (; i < n; ++i)
+    if (x[i] == m) return i;
+  return 0;  // every element is NaN
+}
+
+void rope_neox(float* x, const float* cos, const float* sin, int64_t dim) noexcept {
+  const int64_t half = dim / 2;
+  float* xb = x + half;
+  int64_t i = 0;
+  for (; i + 16 <= half; i += 16) {
+    V16 a = load(x + i), b = load(xb + i), c = load(cos + i), s = load(sin + i);
+    store(x + i, sub(mul(a, c), mul(b, s)));
+    store(xb + i, add(mul(b, c), mul(a, s)));
+  }
+  if (i < half) {
+    int n = int(half - i);
+    V16 a = load_n(x + i, n), b = load_n(xb + i, n), c = load_n(cos + i, n), s = load_n(sin + i, n);
+    store_n(x + i, sub(mul(a, c), mul(b, s)), n);
+    store_n(xb + i, add(mul(b, c), mul(a, s)), n);
+  }
+}
+
+void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim) noexcept {
+  // out = x * [c0 c0 c1 c1 ..] + swap_pairs(x) * [-s0 s0 -s1 s1 ..]: a*c + b*(-s) is the same
+  // rounding as a*c - b*s.
+  const int64_t len = dim / 2 * 2;
+  int64_t i = 0;
+  for (; i + 16 <= len; i += 16) {
+    V16 v = load(x + i);
+    V16 c = dup_pairs(cos + i / 2), s = dup_pairs_negate_even(sin + i / 2);
+    store(x + i, add(mul(v, c), mul(swap_pairs(v), s)));
+  }
+  for (; i < len; i += 2) {
+    float a = x[i], b = x[i + 1], c = cos[i / 2], s = sin[i / 2];
+    x[i] = a * c - b * s;
+    x[i + 1] = b * c + a * s;
+  }
+}
+
+float read_stream_impl(const void* p, uint64_t bytes) noexcept { return read_stream(p, bytes); }
+
+}  // namespace
+
+const KernelTable& table() {
+  static const KernelTable t = {
+      kIsa,
+      matmul_rows,
+      dot_f32,
+      axpy_f32,
+      dequantize_row,
+      rms_norm,
+      silu_mul,
+      softmax,
+      add_inplace,
+      scale_inplace,
+      argmax,
+      rope_neox,
+      rope_interleaved,
+      read_stream_impl,
+      kRowGrain,
+  };
+  return t;
+}
+
+}  // namespace r1::kernels::R1_SIMD_NS
