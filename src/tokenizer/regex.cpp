@@ -136,8 +136,8 @@ Regex::Regex(std::string_view pattern, bool literal) : impl_(std::make_unique<Im
   pattern_ = literal ? std::string(pattern) : oniguruma_to_pcre2(pattern);
   int error = 0;
   PCRE2_SIZE offset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP;
-  if (literal) options |= PCRE2_LITERAL;
+  // PCRE2 refuses UCP together with LITERAL (it has no classes to apply it to anyway).
+  const uint32_t options = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern_.data()), pattern_.size(),
                               options, &error, &offset, nullptr);
   if (!impl_->code)

@@ -121,7 +121,7 @@ void parse_added_tokens(const json& list, std::vector<AddedTokenSpec>& out) {
     a.lstrip = tokjson::get_bool(t, "lstrip", false, path);
     a.rstrip = tokjson::get_bool(t, "rstrip", false, path);
     a.single_word = tokjson::get_bool(t, "single_word", false, path);
-    if (a.content.empty()) fail("tokenizer.json: {}.content: empty token", path);
+    if (a.content.empty()) continue;  // the reference ignores empty added tokens
     if (auto bad = unicode::find_invalid_utf8(a.content))
       fail("tokenizer.json: {}.content is not valid UTF-8", path);
     out.push_back(std::move(a));
@@ -304,18 +304,46 @@ Tokenizer Tokenizer::from_json(const json& j, const json* tokenizer_config) {
   const json* dec = tokjson::optional_field(j, "decoder");
   check_decoder(dec ? *dec : null_json, "decoder");
 
-  // Id table: the model vocabulary, then the added tokens. As in the reference, an added token
-  // whose text is already in the vocabulary keeps the vocabulary's id.
+  // Added-token ids follow the reference library rather than the ids written in the file: a
+  // token whose text is in the vocabulary takes the vocabulary's id, a repeated text keeps its
+  // first id (the later flags win), and any other token gets the next id after the vocabulary
+  // and the added tokens so far. Well-formed files declare exactly these ids.
+  const auto vocab_len = static_cast<int64_t>(m->vocab.size());
+  int64_t max_added = -1;
   int32_t size = 0;
   for (const auto& [text, id] : m->vocab) size = std::max(size, id + 1);
+  size_t moved = 0;
   for (AddedTokenSpec& a : added) {
-    auto it = m->vocab.find(a.content);
-    if (it != m->vocab.end() && it->second != a.id) {
-      log_warn("tokenizer.json: added token '{}' has id {} but the vocabulary says {}; using {}",
-               a.content, a.id, it->second, it->second);
-      a.id = it->second;
-    }
+    int64_t id;
+    if (auto it = m->added_ids.find(a.content); it != m->added_ids.end())
+      id = it->second;
+    else if (auto v = m->vocab.find(a.content); v != m->vocab.end())
+      id = v->second;
+    else if (max_added < 0)
+      id = vocab_len;
+    else
+      id = (max_added >= vocab_len || vocab_len == 0) ? max_added + 1 : vocab_len;
+    if (id > tokjson::kMaxTokenId) fail("tokenizer.json: too many added tokens");
+    if (id != a.id && moved++ == 0)
+      log_warn("tokenizer.json: added token '{}' is declared with id {} but gets id {}",
+               a.content, a.id, id);
+    a.id = static_cast<int32_t>(id);
+    m->added_ids[a.content] = a.id;
+    max_added = std::max(max_added, id);
     size = std::max(size, a.id + 1);
+  }
+  // Later duplicates of a text replace the earlier entry's flags.
+  {
+    std::vector<AddedTokenSpec> unique;
+    for (const AddedTokenSpec& a : added) {
+      auto same = std::find_if(unique.begin(), unique.end(),
+                               [&](const AddedTokenSpec& u) { return u.content == a.content; });
+      if (same != unique.end())
+        *same = a;
+      else
+        unique.push_back(a);
+    }
+    added.swap(unique);
   }
   m->tokens.resize(size);
   m->flags.assign(size, 0);
@@ -331,7 +359,6 @@ Tokenizer Tokenizer::from_json(const json& j, const json* tokenizer_config) {
   for (const AddedTokenSpec& a : added) {
     m->tokens[a.id] = a.content;
     m->flags[a.id] = kValid | kAdded | (a.special ? kSpecial : 0);
-    m->added_ids[a.content] = a.id;
     if (a.normalized && !m->normalizer->empty())
       m->normalized_matcher.add(m->normalizer->apply(a.content, normalized_storage), a);
     else if (a.normalized)
