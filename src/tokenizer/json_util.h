@@ -38,8 +38,9 @@ inline bool get_bool(const json& obj, const char* key, bool fallback, const std:
   return v->get<bool>();
 }
 
-// Token ids are bounded so that a hostile file cannot make the tables huge.
-inline constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+// Token ids are bounded so that a hostile file cannot make the tables huge (real vocabularies
+// have at most a few hundred thousand ids).
+inline constexpr int64_t kMaxTokenId = (int64_t{1} << 21) - 1;
 
 inline int32_t get_id(const json& v, const std::string& path) {
   if (!v.is_number_integer()) fail("tokenizer.json: {}: expected an integer token id", path);
