@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "formats/gguf_checkpoint.h"
 #include "formats/safetensors.h"
 
 namespace r1 {
@@ -50,6 +51,7 @@ void add_file(Checkpoint& ckpt, const std::string& path, LoadMode mode,
 
 std::shared_ptr<Checkpoint> open_checkpoint(const std::string& path, LoadMode mode, bool allow_config_only) {
   fs::path dir(path);
+  if (fs::is_regular_file(dir) && dir.extension() == ".gguf") return open_gguf_checkpoint(path, mode);
   if (!fs::is_directory(dir)) {
     if (!fs::exists(dir)) fail(ErrorKind::kNotFound, "{}: no such model directory", path);
     fail(ErrorKind::kUnsupported, "{}: not a model directory (expected config.json + *.safetensors)", path);
