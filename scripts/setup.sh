@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev          # libFuzzer targets
   python3 python3-numpy python3-torch  # tools/tiny_r1 (training, reference checks)
+  libopenblas0-openmp                  # fast float32 BLAS for torch (tools/tiny_r1)
   nodejs npm                           # e2e tests drive the server with the OpenAI Node client
   tmux                                 # r1 chat is tested through a pseudo-terminal
 )
