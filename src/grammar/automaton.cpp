@@ -388,6 +388,10 @@ class Compiler {
       }
     }
 
+    std::vector<uint8_t> important(nfa.n_states, 0);
+    for (const NfaEdge& e : nfa.edges) important[e.from] |= e.kind != EdgeKind::kEps;
+    important[nfa.accept] = 1;
+    if (nfa.boundary >= 0) important[nfa.boundary] = 1;
     std::vector<uint32_t> mark(nfa.n_states, 0);
     uint32_t epoch = 0;
     auto closure = [&](std::vector<uint32_t>& set) {
@@ -403,7 +407,9 @@ class Compiler {
       while (!stack.empty()) {
         uint32_t s = stack.back();
         stack.pop_back();
-        set.push_back(s);
+        // States with only empty moves don't change what can follow: leaving them out of the
+        // subset merges DFA states that differ only by them (e.g. a rule's start and a loop head).
+        if (important[s]) set.push_back(s);
         for (uint32_t i = offsets[s]; i < offsets[s + 1]; ++i) {
           const NfaEdge& e = sorted[i];
           if (e.kind == EdgeKind::kEps && mark[e.to] != epoch) {

@@ -35,27 +35,26 @@ class Classifier {
     bool counted = rule.counted;
     bool has_callers = rule.has_callers;
     stepper_.truncate(0);
-    stepper_.begin_step();
-    level_[0].clear();
-    level_[0].ids.push_back(stepper_.node_for(state, 0, kExit));
-    arena_mark_[0] = stepper_.nodes.size();
+    level_[0] = Level{};
+    level_[0].state = state;
+    level_[0].parent = kExit;
+    arena_mark_[0] = 0;
     pending_[0] = exited_[0] = 0;
     accepted_.clear();
     uncertain_.clear();
     const auto& nodes = trie_.nodes;
-    uint32_t i = 1;
+    uint32_t i = 1, visited = 0;
     while (i < nodes.size()) {
       const VocabTrie::Node& tn = nodes[i];
       uint32_t d = tn.depth;
-      stepper_.truncate(arena_mark_[d - 1]);
-      Heads& out = level_[d];
-      stepper_.step_byte(level_[d - 1].ids, tn.byte, out);
-      arena_mark_[d] = stepper_.nodes.size();
+      ++visited;
+      step(d, tn.byte);
+      const Level& lv = level_[d];
       bool pend = pending_[d - 1] || (exited_[d - 1] && has_callers && rule.follow.test(tn.byte));
       pending_[d] = pend;
-      exited_[d] = out.exited;
-      bool live = !out.ids.empty();
-      if (!live && !out.exited) {
+      exited_[d] = lv.exited;
+      bool live = lv.simple() || !lv.heads.ids.empty();
+      if (!live && !lv.exited) {
         if (pend) {
           // Only a caller could continue from here: the whole subtree waits for run time.
           for (uint32_t k = nodes[i].tokens_begin; k < nodes[tn.end - 1].tokens_end; ++k) {
@@ -65,21 +64,28 @@ class Classifier {
         i = tn.end;
         continue;
       }
-      uint32_t t = 0;
-      if (live && counted) {
-        t = UINT32_MAX;
-        for (int32_t h : out.ids) t = std::min(t, stepper_.nodes[h].count);
-      }
-      for (uint32_t k = tn.tokens_begin; k < tn.tokens_end; ++k) {
-        int32_t id = trie_.node_tokens[k];
-        if (live || (out.exited && !counted)) {
-          accepted_.push_back({id, t});
-        } else {
-          uncertain_.push_back(id);
+      if (tn.tokens_begin != tn.tokens_end) {
+        uint32_t t = 0;
+        if (live && counted) {
+          if (lv.simple()) {
+            t = lv.count;
+          } else {
+            t = UINT32_MAX;
+            for (int32_t h : lv.heads.ids) t = std::min(t, stepper_.nodes[h].count);
+          }
+        }
+        for (uint32_t k = tn.tokens_begin; k < tn.tokens_end; ++k) {
+          int32_t id = trie_.node_tokens[k];
+          if (live || (lv.exited && !counted)) {
+            accepted_.push_back({id, t});
+          } else {
+            uncertain_.push_back(id);
+          }
         }
       }
       ++i;
     }
+    cache_.walk_nodes[state] = visited;
     finish(state, counted);
   }
 
@@ -131,11 +137,69 @@ class Classifier {
     }
   }
 
+  // The parser configuration after a prefix: while it is a single stack whose top is a state
+  // with byte transitions only (most of the walk), it is kept as plain fields; otherwise as heads
+  // in the stepper's arena.
+  struct Level {
+    int32_t state = -1;  // >= 0: the single stack (state, count, parent); < 0: see heads
+    uint32_t count = 0;
+    int32_t parent = kExit;
+    bool exited = false;
+    Heads heads;
+    bool simple() const { return state >= 0; }
+  };
+
+  // The arena node standing for a simple level (made on demand, kept with that level).
+  void materialize(uint32_t d) {
+    Level& lv = level_[d];
+    stepper_.truncate(arena_mark_[d]);
+    lv.heads.clear();
+    lv.heads.ids.push_back(static_cast<int32_t>(stepper_.nodes.size()));
+    stepper_.nodes.push_back({lv.state, lv.count, lv.parent});
+    lv.state = -1;
+    arena_mark_[d] = stepper_.nodes.size();
+  }
+
+  void step(uint32_t d, uint8_t byte) {
+    Level& prev = level_[d - 1];
+    Level& out = level_[d];
+    out.exited = false;
+    if (prev.simple()) {
+      int32_t t = p_.next(prev.state, byte);
+      if (t < 0) {
+        out.state = -1;
+        out.heads.clear();
+        arena_mark_[d] = arena_mark_[d - 1];
+        return;
+      }
+      const StateInfo& from = p_.states[prev.state];
+      uint32_t count = prev.count;
+      bool bounded = false;
+      if ((from.flags & kBoundary) && byte != '"' && p_.rules[from.rule].counted) {
+        ++count;
+        bounded = prev.parent != kExit && count > p_.rules[from.rule].count_max;
+      }
+      if (!bounded && (p_.states[t].flags & kSimple)) {
+        out.state = t;
+        out.count = count;
+        out.parent = prev.parent;
+        arena_mark_[d] = arena_mark_[d - 1];
+        return;
+      }
+      materialize(d - 1);
+    }
+    stepper_.truncate(arena_mark_[d - 1]);
+    out.state = -1;
+    stepper_.step_byte(prev.heads.ids, byte, out.heads);
+    out.exited = out.heads.exited;
+    arena_mark_[d] = stepper_.nodes.size();
+  }
+
   const Program& p_;
   const VocabTrie& trie_;
   MaskCache& cache_;
   Stepper stepper_;
-  std::vector<Heads> level_;
+  std::vector<Level> level_;
   std::vector<size_t> arena_mark_;
   std::vector<uint8_t> pending_, exited_;
   std::vector<std::pair<int32_t, uint32_t>> accepted_;
@@ -156,6 +220,7 @@ size_t MaskCache::bytes() const {
 void build_mask_cache(const Program& p, const Vocabulary& vocab, MaskCache& cache) {
   cache.mask_words = vocab.mask_words();
   cache.states.assign(p.states.size(), StateMask{});
+  cache.walk_nodes.assign(p.states.size(), 0);
   Classifier classifier(p, vocab, cache);
   for (size_t s = 0; s < p.states.size(); ++s) {
     if (p.states[s].flags & kHasBytes) classifier.classify(static_cast<int32_t>(s));

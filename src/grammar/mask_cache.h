@@ -33,6 +33,7 @@ struct MaskCache {
   size_t mask_words = 0;
   std::vector<StateMask> states;  // per program state
   std::vector<uint32_t> words;
+  std::vector<uint32_t> walk_nodes;  // trie nodes visited per state while building (statistics)
 
   const uint32_t* bitset(int32_t index) const { return words.data() + size_t(index) * mask_words; }
   size_t bytes() const;
