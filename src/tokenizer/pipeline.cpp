@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <functional>
 
 #include "core/error.h"
@@ -157,19 +158,15 @@ Normalizer::Normalizer(const json& j) {
 }
 
 std::string_view Normalizer::apply(std::string_view text, std::string& storage) const {
-  // Code points below U+0300 (lead bytes below 0xCC) are unchanged by every normalization form
-  // except the compatibility ones, and never combine with what follows in NFC/NFD.
-  bool simple = true;
-  for (const char c : text) {
-    if (static_cast<uint8_t>(c) >= 0xCC) {
-      simple = false;
-      break;
-    }
-  }
-  if (simple) {
-    bool compat = false;
-    for (auto f : forms_) compat |= f == unicode::NormalForm::kNfkc || f == unicode::NormalForm::kNfkd;
-    if (!compat) return text;
+  // ASCII is unchanged by every form. Code points below U+0300 (lead bytes below 0xCC) are also
+  // unchanged by NFC and never combine with a following character, so NFC can skip them too.
+  uint8_t max_byte = 0;
+  for (const char c : text) max_byte = std::max(max_byte, static_cast<uint8_t>(c));
+  if (max_byte < 0x80) return text;
+  if (max_byte < 0xCC) {
+    bool only_nfc = true;
+    for (auto f : forms_) only_nfc &= f == unicode::NormalForm::kNfc;
+    if (only_nfc) return text;
   }
   std::string tmp;
   std::string_view cur = text;
