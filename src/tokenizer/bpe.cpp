@@ -116,21 +116,21 @@ struct Bpe::Cache {
 
 // ---- model -----------------------------------------------------------------------------------
 
-Bpe::Bpe(const StringIdMap& vocab,
+Bpe::Bpe(const TokenMap& vocab,
          const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options)
     : options_(options), vocab_(&vocab), cache_(std::make_unique<Cache>()) {
   const ByteAlphabet& alphabet = ByteAlphabet::get();
   byte_ids_.fill(-1);
   if (options_.raw_bytes) {
     for (int b = 0; b < 256; ++b) {
-      auto it = vocab.find(alphabet.encode(static_cast<uint8_t>(b)));
-      if (it != vocab.end()) byte_ids_[b] = it->second;
+      byte_ids_[b] = vocab.find(alphabet.encode(static_cast<uint8_t>(b)));
     }
     if (options_.ignore_merges) {
       std::string raw;
-      for (const auto& [text, id] : vocab) {
+      raw_vocab_.reserve(vocab.size());
+      for (const auto& [text, id] : vocab.entries()) {
         raw.clear();
-        if (alphabet.decode_string(text, raw)) raw_vocab_.emplace(raw, id);
+        if (alphabet.decode_string(text, raw)) raw_vocab_.insert_or_assign(raw, id);
       }
     }
   }
@@ -138,17 +138,16 @@ Bpe::Bpe(const StringIdMap& vocab,
   std::string joined;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [a, b] = merges[rank];
-    auto ia = vocab.find(a), ib = vocab.find(b);
-    if (ia == vocab.end() || ib == vocab.end())
+    const int32_t ia = vocab.find(a), ib = vocab.find(b);
+    if (ia < 0 || ib < 0)
       fail("tokenizer.json: merge #{} '{} {}': '{}' is not in the vocabulary", rank, a, b,
-           ia == vocab.end() ? a : b);
+           ia < 0 ? a : b);
     joined.assign(a).append(b);
-    auto im = vocab.find(joined);
-    if (im == vocab.end())
+    const int32_t im = vocab.find(joined);
+    if (im < 0)
       fail("tokenizer.json: merge #{} '{} {}': the merged token '{}' is not in the vocabulary",
            rank, a, b, joined);
-    merges_->put(MergeTable::key(ia->second, ib->second), static_cast<uint32_t>(rank),
-                 im->second);
+    merges_->put(MergeTable::key(ia, ib), static_cast<uint32_t>(rank), im);
   }
 }
 
@@ -177,8 +176,7 @@ void Bpe::initial_symbols(std::string_view word, std::vector<Symbol>& symbols) c
     while (i < word.size()) {
       size_t n = unicode::valid_sequence_length(word, i);
       if (n == 0) n = 1;  // callers pass valid UTF-8; be safe anyway
-      auto it = vocab_->find(word.substr(i, n));
-      add(it == vocab_->end() ? -1 : it->second);
+      add(vocab_->find(word.substr(i, n)));
       i += n;
     }
   }
@@ -255,10 +253,10 @@ void Bpe::merge(std::vector<Symbol>& sym) const {
 void Bpe::encode(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   if (options_.ignore_merges) {
-    const StringIdMap& whole = options_.raw_bytes ? raw_vocab_ : *vocab_;
-    auto it = whole.find(word);
-    if (it != whole.end()) {
-      out.push_back(it->second);
+    const TokenMap& whole = options_.raw_bytes ? raw_vocab_ : *vocab_;
+    const int32_t id = whole.find(word);
+    if (id >= 0) {
+      out.push_back(id);
       return;
     }
   }

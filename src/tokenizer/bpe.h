@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/token_map.h"
+
 namespace r1 {
 
 // The GPT-2 byte-level alphabet: every byte maps to one printable code point (space -> U+0120 'Ġ').
@@ -38,7 +40,6 @@ struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
-using StringIdMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 struct BpeOptions {
   bool ignore_merges = false;
@@ -52,7 +53,7 @@ class Bpe {
   // vocab: token text -> id; merges: pairs of token texts in rank order (a later duplicate
   // takes the later rank, as the reference's map does). Throws r1::Error naming a merge whose
   // parts or result are not in the vocabulary.
-  Bpe(const StringIdMap& vocab, const std::vector<std::pair<std::string, std::string>>& merges,
+  Bpe(const TokenMap& vocab, const std::vector<std::pair<std::string, std::string>>& merges,
       BpeOptions options);
   ~Bpe();
 
@@ -72,8 +73,8 @@ class Bpe {
   void merge(std::vector<Symbol>& symbols) const;
 
   BpeOptions options_;
-  const StringIdMap* vocab_;  // text -> id (owned by the tokenizer)
-  StringIdMap raw_vocab_;     // raw bytes -> id, for ignore_merges on raw-byte words
+  const TokenMap* vocab_;  // text -> id (owned by the tokenizer)
+  TokenMap raw_vocab_;     // raw bytes -> id, for ignore_merges on raw-byte words
   std::array<int32_t, 256> byte_ids_{};
   std::unique_ptr<MergeTable> merges_;
   std::unique_ptr<Cache> cache_;

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/json_loader.h"
 #include "tokenizer/json_util.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/unicode.h"
@@ -27,8 +28,8 @@ const std::string kEmpty;
 }  // namespace
 
 struct Tokenizer::Impl {
-  StringIdMap vocab;      // model vocabulary: text -> id
-  StringIdMap added_ids;  // added token content -> id
+  TokenMap vocab;      // model vocabulary: text -> id
+  TokenMap added_ids;  // added token content -> id
   std::vector<std::string> tokens;  // id -> text
   std::vector<std::string> bytes;   // id -> raw bytes (what decode emits)
   std::vector<uint8_t> flags;
@@ -48,7 +49,7 @@ struct Tokenizer::Impl {
 
 namespace {
 
-void parse_model(const json& model, Tokenizer::Impl& m, BpeOptions& opts,
+void parse_model(const json& model, ModelParts* parts, Tokenizer::Impl& m, BpeOptions& opts,
                  std::vector<std::pair<std::string, std::string>>& merges) {
   const std::string path = "model";
   if (!model.is_object()) fail("tokenizer.json: model: expected an object");
@@ -56,7 +57,7 @@ void parse_model(const json& model, Tokenizer::Impl& m, BpeOptions& opts,
   const std::string t = type && type->is_string() ? type->get<std::string>() : "";
   if (!t.empty() && t != "BPE")
     fail(ErrorKind::kUnsupported, "tokenizer.json: model type '{}' is not supported (only BPE)", t);
-  if (t.empty() && !model.contains("merges"))
+  if (t.empty() && !model.contains("merges") && !(parts && parts->merges))
     fail("tokenizer.json: model: no 'type' and no 'merges'; cannot tell the model kind");
 
   if (const json* d = tokjson::optional_field(model, "dropout")) {
@@ -75,20 +76,37 @@ void parse_model(const json& model, Tokenizer::Impl& m, BpeOptions& opts,
   opts.ignore_merges = tokjson::get_bool(model, "ignore_merges", false, path);
   opts.fuse_unk = tokjson::get_bool(model, "fuse_unk", false, path);
 
-  const json& vocab = tokjson::field(model, "vocab", path);
-  if (!vocab.is_object()) fail("tokenizer.json: model.vocab: expected an object of token -> id");
-  m.vocab.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it)
-    m.vocab.emplace(it.key(), tokjson::get_id(it.value(), "model.vocab[\"" + it.key() + "\"]"));
+  if (parts && parts->vocab) {
+    m.vocab.reserve(parts->vocab->size());
+    for (auto& [text, id] : *parts->vocab) {
+      if (id < 0 || id > tokjson::kMaxTokenId)
+        fail("tokenizer.json: model.vocab[\"{}\"]: token id {} is out of range [0, {}]", text, id,
+             tokjson::kMaxTokenId);
+      m.vocab.insert_or_assign(std::move(text), static_cast<int32_t>(id));
+    }
+    parts->vocab.reset();
+  } else {
+    const json& vocab = tokjson::field(model, "vocab", path);
+    if (!vocab.is_object()) fail("tokenizer.json: model.vocab: expected an object of token -> id");
+    m.vocab.reserve(vocab.size());
+    for (auto it = vocab.begin(); it != vocab.end(); ++it)
+      m.vocab.insert_or_assign(it.key(),
+                               tokjson::get_id(it.value(), "model.vocab[\"" + it.key() + "\"]"));
+  }
 
   if (const json* unk = tokjson::optional_field(model, "unk_token")) {
     if (!unk->is_string()) fail("tokenizer.json: model.unk_token: expected a string");
-    auto it = m.vocab.find(unk->get<std::string>());
-    if (it == m.vocab.end())
+    const int32_t unk_id = m.vocab.find(unk->get<std::string>());
+    if (unk_id < 0)
       fail("tokenizer.json: model.unk_token '{}' is not in the vocabulary", unk->get<std::string>());
-    opts.unk_id = it->second;
+    opts.unk_id = unk_id;
   }
 
+  if (parts && parts->merges) {
+    merges = std::move(*parts->merges);
+    parts->merges.reset();
+    return;
+  }
   const json& list = tokjson::field(model, "merges", path);
   if (!list.is_array()) fail("tokenizer.json: model.merges: expected an array");
   merges.reserve(list.size());
@@ -253,13 +271,17 @@ void parse_config(const json& cfg, const Tokenizer& tok, TokenizerConfig& out) {
   }
 }
 
-json read_json_file(const std::filesystem::path& path) {
+std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(ErrorKind::kIo, "cannot read {}", path.string());
   std::stringstream ss;
   ss << in.rdbuf();
+  return ss.str();
+}
+
+json read_json_file(const std::filesystem::path& path) {
   try {
-    return json::parse(ss.str());
+    return json::parse(read_file(path));
   } catch (const json::exception& e) {
     fail("{}: invalid JSON: {}", path.string(), e.what());
   }
@@ -273,16 +295,20 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
   const fs::path tj = base / "tokenizer.json";
   if (!fs::exists(tj))
     fail(ErrorKind::kNotFound, "{}: no tokenizer.json in this directory", dir);
-  const json tokenizer = read_json_file(tj);
+  TokenizerJson tokenizer = parse_tokenizer_json(read_file(tj), tj.string());
   const fs::path tc = base / "tokenizer_config.json";
   if (fs::exists(tc)) {
     const json config = read_json_file(tc);
-    return from_json(tokenizer, &config);
+    return build(tokenizer.tree, &tokenizer.parts, &config);
   }
-  return from_json(tokenizer, nullptr);
+  return build(tokenizer.tree, &tokenizer.parts, nullptr);
 }
 
 Tokenizer Tokenizer::from_json(const json& j, const json* tokenizer_config) {
+  return build(j, nullptr, tokenizer_config);
+}
+
+Tokenizer Tokenizer::build(const json& j, ModelParts* parts, const json* tokenizer_config) {
   if (!j.is_object()) fail("tokenizer.json: expected a JSON object at the top level");
   for (const char* key : {"truncation", "padding"})
     if (tokjson::optional_field(j, key))
@@ -291,7 +317,7 @@ Tokenizer Tokenizer::from_json(const json& j, const json* tokenizer_config) {
   auto m = std::make_shared<Impl>();
   BpeOptions opts;
   std::vector<std::pair<std::string, std::string>> merges;
-  parse_model(tokjson::field(j, "model", "(top level)"), *m, opts, merges);
+  parse_model(tokjson::field(j, "model", "(top level)"), parts, *m, opts, merges);
 
   std::vector<AddedTokenSpec> added;
   if (const json* list = tokjson::optional_field(j, "added_tokens")) parse_added_tokens(*list, added);
@@ -311,14 +337,14 @@ Tokenizer Tokenizer::from_json(const json& j, const json* tokenizer_config) {
   const auto vocab_len = static_cast<int64_t>(m->vocab.size());
   int64_t max_added = -1;
   int32_t size = 0;
-  for (const auto& [text, id] : m->vocab) size = std::max(size, id + 1);
+  for (const auto& [text, id] : m->vocab.entries()) size = std::max(size, id + 1);
   size_t moved = 0;
   for (AddedTokenSpec& a : added) {
     int64_t id;
-    if (auto it = m->added_ids.find(a.content); it != m->added_ids.end())
-      id = it->second;
-    else if (auto v = m->vocab.find(a.content); v != m->vocab.end())
-      id = v->second;
+    if (const int32_t known = m->added_ids.find(a.content); known >= 0)
+      id = known;
+    else if (const int32_t in_vocab = m->vocab.find(a.content); in_vocab >= 0)
+      id = in_vocab;
     else if (max_added < 0)
       id = vocab_len;
     else
@@ -328,7 +354,7 @@ Tokenizer Tokenizer::from_json(const json& j, const json* tokenizer_config) {
       log_warn("tokenizer.json: added token '{}' is declared with id {} but gets id {}",
                a.content, a.id, id);
     a.id = static_cast<int32_t>(id);
-    m->added_ids[a.content] = a.id;
+    m->added_ids.insert_or_assign(a.content, a.id);
     max_added = std::max(max_added, id);
     size = std::max(size, a.id + 1);
   }
@@ -347,7 +373,7 @@ Tokenizer Tokenizer::from_json(const json& j, const json* tokenizer_config) {
   }
   m->tokens.resize(size);
   m->flags.assign(size, 0);
-  for (const auto& [text, id] : m->vocab) {
+  for (const auto& [text, id] : m->vocab.entries()) {
     if (m->flags[id] & kValid) {
       log_warn("tokenizer.json: id {} is used by '{}' and '{}'", id, m->tokens[id], text);
       if (text >= m->tokens[id]) continue;  // keep a deterministic choice
@@ -506,8 +532,8 @@ int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(impl_->token
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
   const Impl& m = *impl_;
-  if (auto it = m.added_ids.find(token); it != m.added_ids.end()) return it->second;
-  if (auto it = m.vocab.find(token); it != m.vocab.end()) return it->second;
+  if (const int32_t id = m.added_ids.find(token); id >= 0) return id;
+  if (const int32_t id = m.vocab.find(token); id >= 0) return id;
   return std::nullopt;
 }
 

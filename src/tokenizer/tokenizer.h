@@ -16,6 +16,8 @@
 
 namespace r1 {
 
+struct ModelParts;
+
 struct AddedTokenSpec {
   int32_t id = 0;
   std::string content;
@@ -84,6 +86,9 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  // parts: vocab/merges already taken out of the tree by the fast file reader, or null.
+  static Tokenizer build(const nlohmann::json& tokenizer_json, ModelParts* parts,
+                         const nlohmann::json* tokenizer_config);
   std::shared_ptr<const Impl> impl_;
   friend class StreamDecoder;
 };
