@@ -89,7 +89,7 @@ const Preset kPresets[] = {
 };
 
 struct GenOptions {
-  std::string arch, preset, dtype = "bf16", out;
+  std::string arch, preset, dtype, out;  // dtype "": as the preset's release (fp8 for r1)
   uint64_t seed = 1;
   bool config_only = false;
 };
@@ -162,16 +162,18 @@ int run_gen_random(const GenOptions& o) {
   if (!preset) fail("--preset '{}' is not a {} preset (available: {})", o.preset, o.arch, names);
 
   ordered_json config = ordered_json::parse(preset->config);
+  std::string dtype = o.dtype;
+  if (dtype.empty()) dtype = config.contains("quantization_config") ? "fp8" : "bf16";
   DTypePlan plan;
-  if (o.dtype == "bf16") plan.projection = plan.other = DType::kBF16;
-  else if (o.dtype == "f16") plan.projection = plan.other = DType::kF16;
-  else if (o.dtype == "f32") plan.projection = plan.other = DType::kF32;
-  else if (o.dtype == "fp8") {
+  if (dtype == "bf16") plan.projection = plan.other = DType::kBF16;
+  else if (dtype == "f16") plan.projection = plan.other = DType::kF16;
+  else if (dtype == "f32") plan.projection = plan.other = DType::kF32;
+  else if (dtype == "fp8") {
     if (o.arch != "deepseek_v3") fail("--dtype fp8 is the deepseek_v3 release format only");
     plan.projection = DType::kF8E4M3;
     plan.other = DType::kBF16;
   } else {
-    fail("--dtype '{}' must be one of bf16, f16, f32, fp8", o.dtype);
+    fail("--dtype '{}' must be one of bf16, f16, f32, fp8", dtype);
   }
   config["torch_dtype"] = plan.other == DType::kF32 ? "float32" : plan.other == DType::kF16 ? "float16" : "bfloat16";
   if (plan.projection == DType::kF8E4M3)
@@ -230,7 +232,7 @@ R1_COMMAND("gen-random", "Write a random-weight model at a real shape (for bench
                  "qwen2: r1-distill-qwen-1.5b, r1-distill-qwen-7b; llama: r1-distill-llama-8b; "
                  "deepseek_v3: r1 (config only), r1-small")
       ->required();
-  app.add_option("--dtype", o->dtype, "bf16 (default), f16, f32, or fp8 (deepseek_v3, as released)");
+  app.add_option("--dtype", o->dtype, "bf16, f16, f32, or fp8 (deepseek_v3; the default for the r1 preset, as released)");
   app.add_option("--out", o->out, "Output directory")->required();
   app.add_option("--seed", o->seed, "Random seed");
   app.add_flag("--config-only", o->config_only, "Write config.json only");
