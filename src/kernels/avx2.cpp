@@ -9,7 +9,8 @@ constexpr Isa kIsa = Isa::kAvx2;
 // 16 ymm registers: a 3 x 2 tile of 16-lane accumulators takes 12, leaving room for loads.
 constexpr int kMR = 3, kNR = 2;
 constexpr int kDirectMaxT = 3, kDirectN = 2;
-constexpr int kOB = 64, kTB = 48, kKC = 256;
+constexpr int kOBMax = 64, kKC = 256;
+constexpr int64_t kPanelBytes = 1 << 20;
 constexpr int64_t kRowGrain = 16;
 }  // namespace
 }  // namespace r1::kernels::avx2

@@ -10,9 +10,11 @@ constexpr Isa kIsa = Isa::kAvx512;
 constexpr int kMR = 6, kNR = 4;
 // Decode (T <= 6) streams 4 weight rows per pass with all T activation rows.
 constexpr int kDirectMaxT = 6, kDirectN = 4;
-// Cache tiles of the prefill path: a 64 x 256 f32 weight panel (64 KiB, L2) and partial sums of
-// 48 x 64 outputs (192 KiB) live on the stack.
-constexpr int kOB = 64, kTB = 48, kKC = 256;
+// Prefill: an f32 weight panel of up to 64 rows within 768 KiB (fits a 1 MiB L2) per thread; k
+// blocks of 512
+// keep the 6 activation rows of a tile (12 KiB) in L1 while the panel streams from L2.
+constexpr int kOBMax = 64, kKC = 512;
+constexpr int64_t kPanelBytes = 768 << 10;
 constexpr int64_t kRowGrain = 16;
 }  // namespace
 }  // namespace r1::kernels::avx512

@@ -3,6 +3,7 @@
 // ISA-flagged files contain leaf compute only (no shared inline code compiled with wider flags).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/ops.h"
@@ -28,6 +29,9 @@ struct KernelTable {
   // Reads [p, p + bytes) with the ISA's widest loads; returns a value depending on every byte so
   // the loads cannot be optimized away. `bytes` is a multiple of 64.
   float (*read_stream)(const void* p, uint64_t bytes) noexcept;
+  // Runs `iters` rounds of independent multiply-adds in registers; returns the FLOPs done and
+  // stores a result in *sink so the work cannot be dropped.
+  double (*fma_loop)(int64_t iters, float* sink) noexcept;
   // Output rows per parallel chunk (a multiple of the kernels' row tile).
   int64_t row_grain;
 };
@@ -42,6 +46,10 @@ const KernelTable& avx512_table();
 // kernels fall back to it for the rare inputs their fast paths do not handle (FP8 NaN codes,
 // FP8 block scales of magnitude >= 256).
 float reference_dot_row(const float* x, const WeightView& w, int64_t o) noexcept;
+
+// Per-thread scratch of at least `floats` floats, 64-byte aligned, kept for the thread's lifetime
+// (the prefill path's weight panel). Allocates only when a thread first needs more than it has.
+float* thread_scratch(size_t floats) noexcept;
 
 // exp as specified in ops.h: scalar form of the polynomial every ISA evaluates.
 float exp_ref(float x) noexcept;

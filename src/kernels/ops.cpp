@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "core/error.h"
@@ -67,6 +68,18 @@ void check_weight(const WeightView& w) {
 }
 
 }  // namespace
+
+namespace kernels {
+float* thread_scratch(size_t floats) noexcept {
+  thread_local std::unique_ptr<std::byte[], AlignedFree> mem;
+  thread_local size_t capacity = 0;
+  if (floats > capacity) {
+    mem = aligned_alloc_bytes(floats * sizeof(float));  // bad_alloc here terminates: no memory left
+    capacity = floats;
+  }
+  return reinterpret_cast<float*>(mem.get());
+}
+}  // namespace kernels
 
 int64_t WeightView::row_bytes() const {
   std::optional<uint64_t> bytes = dtype_bytes(dtype, uint64_t(cols));
@@ -161,6 +174,24 @@ double measure_read_bandwidth(ThreadPool& pool, const void* buf, uint64_t bytes,
     if (s > 0) best = std::max(best, double(lines * 64) / s);
   }
   return best;
+}
+
+double measure_fma_peak(ThreadPool& pool) {
+  const KernelTable& k = active();
+  const int64_t iters = k.isa == Isa::kScalar ? 5'000'000 : 20'000'000;
+  std::atomic<double> flops{0.0};
+  std::atomic<float> sink{0.0f};
+  auto start = std::chrono::steady_clock::now();
+  pool.run([&](int) {
+    float s = 0;
+    double f = k.fma_loop(iters, &s);
+    double cur = flops.load();
+    while (!flops.compare_exchange_weak(cur, cur + f)) {
+    }
+    sink.fetch_add(s, std::memory_order_relaxed);
+  });
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return secs > 0 ? flops.load() / secs : 0.0;
 }
 
 }  // namespace r1

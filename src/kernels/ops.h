@@ -11,6 +11,18 @@
 //  * Every output element of matmul is computed this way whatever the number of rows T in the
 //    batch and whatever the thread count: work is split over output columns/rows, never over k.
 //    Row t of the result therefore does not depend on the other rows.
+//  * Weights enter the dot product as exact f32 values: F32 as is, BF16 shifted (<<16), F16
+//    converted exactly (F16C), F8_E4M3 as w = fp8(q) * scale, the exact code value times its
+//    block's scale rounded once to f32 (a NaN code, 0x7f/0xff, gives NaN). FP8 is dequantized
+//    in registers (or into a small per-thread tile for prefill), never into a copy of the matrix.
+//    So matmul(x, W)[t][o] == dot_f32(x[t], dequantize_row(W, o)) bit for bit.
+//  * Element-wise ops are specified by their scalar versions (kernels/scalar.cpp); the SIMD
+//    versions perform the same IEEE operations in the same order (no FMA contraction), so every
+//    op below agrees bit for bit across ISAs. exp (softmax, silu) is one fixed polynomial
+//    evaluation, accurate to 2 ulp: exp(x) = +inf for x > 88.72283, 0 for x < -86.98 (results
+//    below ~2.2e-38 flush to zero), else 2^n * p(r) with n = round(x*log2 e), r = x - n*ln 2 in
+//    two Cody-Waite steps, p the degree-7 Taylor polynomial by Horner's rule.
+//  * NaN payloads are not part of the contract (any NaN equals any NaN).
 #pragma once
 
 #include <cstdint>
@@ -70,7 +82,7 @@ void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y);
 
 // Dot product of two f32 vectors, contract order.
 float dot_f32(const float* a, const float* b, int64_t n);
-// y[i] += a · x[i]
+// y[i] += a · x[i], one fused multiply-add per element.
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 
 // Row `row` of a weight matrix converted to f32 (embedding lookup, debugging).
@@ -79,23 +91,28 @@ void dequantize_row(const WeightView& w, int64_t row, float* out);
 // ---- element-wise and row ops (single-threaded; callers parallelize over rows if needed) ----
 
 // out = w ⊙ x / sqrt(mean(x²) + eps). The sum of squares uses the contract order; out may alias x.
+// Exactly: r = 1 / sqrt(ss / n + eps); out[i] = (x[i] * r) * w[i].
 void rms_norm(const float* x, const float* w, float eps, int64_t n, float* out);
 // out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + exp(-g)). out may alias gate or up.
+// Exactly: (g / (1 + exp(-g))) * up.
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);
 // In-place numerically stable softmax: x[i] = exp(x[i] - max) / Σ exp(x[j] - max).
+// Exactly: e[i] = exp(x[i] - max); s = Σ e in the contract order (plain adds); x[i] = e[i] * (1/s).
+// NaN inputs are ignored by the max; a row of only -inf gives NaN.
 void softmax(float* x, int64_t n);
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);
 // x[i] *= a
 void scale_inplace(float* x, float a, int64_t n);
-// Index of the largest element (the first one on ties); n > 0.
+// Index of the largest element (the first one on ties, -0 == +0); NaN elements never win, and an
+// all-NaN input gives 0. n > 0.
 int64_t argmax(const float* x, int64_t n);
 
 // RoPE on one head vector of length `dim` given cos/sin of the angles θ_i = pos·inv_freq_i,
 // i < dim/2.
 //  neox / rotate-half (Qwen2, Llama): pairs (x[i], x[i + dim/2]).
 //  interleaved (DeepSeek-V3):          pairs (x[2i], x[2i + 1]).
-// out = (a·cos − b·sin, b·cos + a·sin) for each pair (a, b). In place.
+// out = (a·cos − b·sin, b·cos + a·sin) for each pair (a, b), each product rounded (no FMA). In place.
 void rope_neox(float* x, const float* cos, const float* sin, int64_t dim);
 void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim);
 
@@ -104,5 +121,9 @@ void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim)
 // Streams `bytes` of `buf` with the same vector loads the matmul kernels use, on all threads of
 // `pool`, and returns the read bandwidth in bytes per second (best of `reps`).
 double measure_read_bandwidth(ThreadPool& pool, const void* buf, uint64_t bytes, int reps);
+
+// Peak f32 multiply-add rate of the active ISA on all threads of `pool` (independent FMA chains
+// in registers, ~50 ms), in FLOP/s counting a multiply-add as 2: the compute bound for prefill.
+double measure_fma_peak(ThreadPool& pool);
 
 }  // namespace r1

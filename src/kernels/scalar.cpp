@@ -176,6 +176,15 @@ float read_stream(const void* p, uint64_t bytes) noexcept {
   return float(acc & 0xffff);
 }
 
+double fma_loop(int64_t iters, float* sink) noexcept {
+  float a[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  const float b = 0.999f, c = 1e-3f;
+  for (int64_t i = 0; i < iters; ++i)
+    for (float& v : a) v = std::fma(v, b, c);
+  *sink = a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+  return double(iters) * 8 * 2;
+}
+
 }  // namespace
 
 float exp_ref(float x) noexcept {
@@ -205,7 +214,7 @@ const KernelTable& scalar_table() {
   static const KernelTable table = {
       Isa::kScalar, matmul_rows,   dot_f32, axpy_f32,  dequantize_row,   rms_norm,
       silu_mul,     softmax,       add_inplace, scale_inplace, argmax,   rope_neox,
-      rope_interleaved, read_stream, 16,
+      rope_interleaved, read_stream, fma_loop, 16,
   };
   return table;
 }

@@ -17,6 +17,8 @@ struct V16 {
   __m256 lo, hi;
 };
 
+// Independent 16-lane FMA chains (two ymm each) within the 16 ymm registers.
+inline constexpr int kFmaChains = 6;
 inline constexpr bool kHasMaskedLoads = false;
 
 // Lane masks for maskload: entries 16-n .. 31-n of this table give n all-ones lanes.

@@ -22,6 +22,8 @@ struct V16 {
   __m512 v;
 };
 
+// Independent FMA chains that fill both FMA ports (latency 4 x 2 ports, plus slack).
+inline constexpr int kFmaChains = 10;
 inline constexpr bool kHasMaskedLoads = true;
 
 R1_SIMD_INLINE __mmask16 lane_mask(int n) { return __mmask16((1u << n) - 1u); }

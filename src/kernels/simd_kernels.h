@@ -1,14 +1,15 @@
 // The SIMD kernels, written once over the 16-lane V16 of the including ISA file (avx2.cpp,
-// avx512.cpp), which first includes its simd_<isa>.h and defines the tile sizes kMR, kNR, kOB,
-// kTB, kKC, kDirectMaxT and kDirectN. Every accumulator holds the 16 partial sums of the numerics
+// avx512.cpp), which first includes its simd_<isa>.h and defines the tile sizes kMR, kNR, kOBMax,
+// kPanelBytes, kKC, kDirectMaxT and kDirectN. Every accumulator holds the 16 partial sums of the numerics
 // contract (ops.h), so each output equals the scalar reference bit for bit whichever path below
 // computes it; the paths differ only in how they reuse data:
 //  * direct (T <= kDirectMaxT, decode): kDirectN weight rows are streamed once, converted in
 //    registers and multiplied with all T activation rows; this is the memory-bound matvec.
-//  * blocked (larger T, prefill): a kOB x kKC weight panel is converted to f32 once per kTB
-//    activation rows into a stack buffer (an L2-sized tile, not a copy of the matrix), and a
-//    kMR x kNR register tile runs over it; partial sums of unfinished k are kept in a stack
-//    buffer, exactly as the registers held them, so splitting k changes no rounding.
+//  * blocked (larger T, prefill): a panel of up to kOBMax weight rows (at most kPanelBytes, sized
+//    for L2) is converted to f32 once into per-thread scratch (a tile, not a copy of the matrix)
+//    and serves every activation row; a kMR x kNR register tile runs over it in k blocks of kKC,
+//    keeping partial sums of unfinished k in a stack buffer exactly as the registers held them,
+//    so splitting k changes no rounding.
 // Not a normal header: included exactly once per ISA translation unit.
 
 #include <cstddef>
@@ -204,65 +205,64 @@ void direct_dispatch(const ConstMatView& x, const WeightView& w, const MatView& 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Blocked path: packed f32 weight panel + register tiles + partial sums across k blocks.
+// Blocked path: a panel of ob weight rows (all of k) is converted to f32 once into per-thread
+// scratch, then every group of kMR activation rows runs over it in k blocks of kKC (so the
+// activation tile stays in L1), keeping unfinished partial sums of the kMR x ob outputs in a
+// small buffer exactly as the registers held them.
 
-static_assert(kKC % 128 == 0, "k blocks must align with FP8 scale blocks");
-static_assert(kOB % kNR == 0 && kTB % kMR == 0, "cache tiles must hold whole register tiles");
+static_assert(kKC % 16 == 0, "k blocks are whole vectors");
 
-// Rows o0..o0+ob-1, columns k0..k0+kc-1 of w as f32 into wp (row stride kKC), zero-padded to a
-// multiple of 16 columns.
+// Rows o0..o0+ob-1 of w as f32 into the panel wp, zero-padded to whole 16-column chunks. Layout:
+// groups of kNR rows (one register tile), each group chunk-major with its rows interleaved
+// (chunk c of row n of group g at ((g * chunks + c) * kNR + n) * 16), so a tile reads one
+// sequential stream.
 template <Wt D>
-void pack_panel(const WeightView& w, int64_t o0, int64_t ob, int64_t k0, int64_t kc,
-                float* wp) noexcept {
+void pack_panel(const WeightView& w, int64_t o0, int64_t ob, float* wp, int64_t chunks) noexcept {
+  const int64_t K = w.cols;
   for (int64_t r = 0; r < ob; ++r) {
     const uint8_t* row = row_ptr(w, o0 + r, kElemBytes<D>);
-    float* dst = wp + r * kKC;
+    float* dst = wp + ((r / kNR) * chunks * kNR + r % kNR) * 16;
     const float* srow = nullptr;
     if constexpr (D == Wt::kFP8) srow = scale_row(w, o0 + r);
     int64_t c = 0;
-    for (; c + 16 <= kc; c += 16) {
-      V16 v = wload<D>(row, k0 + c);
-      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[(k0 + c) / 128]);
-      store(dst + c, v);
+    for (; c + 16 <= K; c += 16) {
+      V16 v = wload<D>(row, c);
+      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[c / 128]);
+      store(dst + c * kNR, v);
     }
-    if (c < kc) {
-      V16 v = wload_n<D>(row, k0 + c, int(kc - c));
-      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[(k0 + c) / 128]);
-      store(dst + c, v);  // lanes past kc are zero
+    if (c < K) {
+      V16 v = wload_n<D>(row, c, int(K - c));
+      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[c / 128]);
+      store(dst + c * kNR, v);  // lanes past K are zero
     }
   }
 }
 
-using PackedTileFn = void (*)(const float* const* xr, int64_t kc, const float* wp, float* part,
-                              bool first, bool last, float* y, int64_t ys) noexcept;
-
-// acc[m][n] over k in [0, kc) of x rows xr[m] (already offset to the block) and panel rows
-// wp + n * kKC; partial sums come from / go to part (tile layout [m][n][16], row stride kOB*16)
-// unless this is the first / last k block.
+// acc[m][n] over k in [0, kc) of x rows xr[m] and the panel group at wp (both already offset to
+// the k block). Partial sums come from / go to part (element (m, n) at (n * kMR + m) * 16)
+// unless this is the first / last k block; the last block writes y[m][n].
 template <int M, int N>
-void packed_tile(const float* const* xr, int64_t kc, const float* wp, float* part, bool first,
-                 bool last, float* y, int64_t ys) noexcept {
+R1_SIMD_INLINE void packed_tile(const float* const (&xr)[M], int64_t kc, const float* wp,
+                                float* part, bool first, bool last, float* y, int64_t ys) {
   V16 acc[M][N];
   R1_UNROLL for (int m = 0; m < M; ++m) R1_UNROLL for (int n = 0; n < N; ++n) {
-    acc[m][n] = first ? zero() : load(part + (m * kOB + n) * 16);
+    acc[m][n] = first ? zero() : load(part + (n * kMR + m) * 16);
   }
-  const float* xm[M];
-  R1_UNROLL for (int m = 0; m < M; ++m) xm[m] = xr[m];
   int64_t k = 0;
   for (; k + 16 <= kc; k += 16) {
     V16 wv[N];
-    R1_UNROLL for (int n = 0; n < N; ++n) wv[n] = load(wp + n * kKC + k);
+    R1_UNROLL for (int n = 0; n < N; ++n) wv[n] = load(wp + (k * kNR + n * 16));
     R1_UNROLL for (int m = 0; m < M; ++m) {
-      V16 xv = load(xm[m] + k);
+      V16 xv = load(xr[m] + k);
       R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = fma(xv, wv[n], acc[m][n]);
     }
   }
   if (k < kc) {
     int cnt = int(kc - k);
     V16 wv[N];
-    R1_UNROLL for (int n = 0; n < N; ++n) wv[n] = load(wp + n * kKC + k);
+    R1_UNROLL for (int n = 0; n < N; ++n) wv[n] = load(wp + (k * kNR + n * 16));  // zero-padded
     R1_UNROLL for (int m = 0; m < M; ++m) {
-      V16 xv = load_n(xm[m] + k, cnt);
+      V16 xv = load_n(xr[m] + k, cnt);
       R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = fma(xv, wv[n], acc[m][n]);
     }
   }
@@ -270,52 +270,71 @@ void packed_tile(const float* const* xr, int64_t kc, const float* wp, float* par
     write_tile<M, N>(acc, y, ys);
   } else {
     R1_UNROLL for (int m = 0; m < M; ++m) R1_UNROLL for (int n = 0; n < N; ++n) {
-      store(part + (m * kOB + n) * 16, acc[m][n]);
+      store(part + (n * kMR + m) * 16, acc[m][n]);
     }
   }
 }
 
-struct PackedTable {
-  PackedTileFn f[kMR][kNR];
-};
-template <int M, int... N>
-constexpr void fill_packed_row(PackedTileFn* row, std::integer_sequence<int, N...>) {
-  ((row[N] = &packed_tile<M, N + 1>), ...);
+template <int M, int N>
+R1_SIMD_INLINE void packed_tile_rest(int64_t nr, const float* const (&xr)[M], int64_t kc,
+                                     const float* wp, float* part, bool first, bool last,
+                                     float* y, int64_t ys) {
+  if constexpr (N > 0) {
+    if (nr == N) return packed_tile<M, N>(xr, kc, wp, part, first, last, y, ys);
+    packed_tile_rest<M, N - 1>(nr, xr, kc, wp, part, first, last, y, ys);
+  }
 }
+
+// M activation rows (xrows[m], full k) against the ob panel rows; y points at y[t0][o0].
+template <int M>
+void packed_strip(const float* const* xrows, int64_t K, const float* wp, int64_t chunks,
+                  int64_t ob, float* part, float* y, int64_t ys) noexcept {
+  const int64_t group = chunks * kNR * 16;  // floats per panel group
+  for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+    const int64_t kc = min_of<int64_t>(kKC, K - k0);
+    const bool first = k0 == 0, last = k0 + kc == K;
+    const float* xr[M];
+    R1_UNROLL for (int m = 0; m < M; ++m) xr[m] = xrows[m] + k0;
+    const float* wk = wp + k0 * kNR;
+    int64_t o = 0;
+    for (; o + kNR <= ob; o += kNR)
+      packed_tile<M, kNR>(xr, kc, wk + (o / kNR) * group, part + o * kMR * 16, first, last, y + o, ys);
+    if (o < ob)
+      packed_tile_rest<M, kNR - 1>(ob - o, xr, kc, wk + (o / kNR) * group, part + o * kMR * 16,
+                                   first, last, y + o, ys);
+  }
+}
+
+using PackedStripFn = void (*)(const float* const* xrows, int64_t K, const float* wp,
+                               int64_t chunks, int64_t ob, float* part, float* y,
+                               int64_t ys) noexcept;
 template <int... M>
-constexpr PackedTable make_packed_table(std::integer_sequence<int, M...>) {
-  PackedTable t{};
-  (fill_packed_row<M + 1>(t.f[M], std::make_integer_sequence<int, kNR>{}), ...);
-  return t;
+constexpr auto make_packed_strips(std::integer_sequence<int, M...>) {
+  struct Table {
+    PackedStripFn f[sizeof...(M)];
+  };
+  return Table{{&packed_strip<M + 1>...}};
 }
-constexpr PackedTable kPackedTiles = make_packed_table(std::make_integer_sequence<int, kMR>{});
+constexpr auto kPackedStrips = make_packed_strips(std::make_integer_sequence<int, kMR>{});
 
 template <Wt D>
 void blocked_rows(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
                   int64_t o_end) noexcept {
-  alignas(64) float wp[kOB * kKC];
-  alignas(64) float part[kTB * kOB * 16];
   const int64_t T = x.rows, K = w.cols;
-  for (int64_t o0 = o_begin; o0 < o_end; o0 += kOB) {
-    const int64_t ob = min_of<int64_t>(kOB, o_end - o0);
-    for (int64_t t0 = 0; t0 < T; t0 += kTB) {
-      const int64_t tb = min_of<int64_t>(kTB, T - t0);
-      for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-        const int64_t kc = min_of<int64_t>(kKC, K - k0);
-        pack_panel<D>(w, o0, ob, k0, kc, wp);
-        const bool first = k0 == 0, last = k0 + kc == K;
-        for (int64_t t = 0; t < tb; t += kMR) {
-          const int64_t mr = min_of<int64_t>(kMR, tb - t);
-          const float* xr[kMR];
-          for (int64_t m = 0; m < mr; ++m) xr[m] = xrow(x, t0 + t + m) + k0;
-          float* yt = yrow(y, t0 + t) + o0;
-          for (int64_t o = 0; o < ob; o += kNR) {
-            const int64_t nr = min_of<int64_t>(kNR, ob - o);
-            kPackedTiles.f[mr - 1][nr - 1](xr, kc, wp + o * kKC, part + (t * kOB + o) * 16, first,
-                                           last, yt + o, y.stride);
-          }
-        }
-      }
+  const int64_t chunks = (K + 15) / 16;
+  // As many panel rows as fit the L2 budget, in whole register tiles.
+  int64_t ob_max = kPanelBytes / (chunks * 64) / kNR * kNR;
+  ob_max = ob_max < kNR ? kNR : (ob_max > kOBMax ? kOBMax : ob_max);
+  float* wp = thread_scratch(size_t(ob_max * chunks * 16));
+  alignas(64) float part[kMR * kOBMax * 16];
+  for (int64_t o0 = o_begin; o0 < o_end; o0 += ob_max) {
+    const int64_t ob = min_of<int64_t>(ob_max, o_end - o0);
+    pack_panel<D>(w, o0, ob, wp, chunks);
+    for (int64_t t0 = 0; t0 < T; t0 += kMR) {
+      const int64_t mr = min_of<int64_t>(kMR, T - t0);
+      const float* xr[kMR];
+      for (int64_t m = 0; m < mr; ++m) xr[m] = xrow(x, t0 + m);
+      kPackedStrips.f[mr - 1](xr, K, wp, chunks, ob, part, yrow(y, t0) + o0, y.stride);
     }
   }
 }
@@ -524,6 +543,19 @@ void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim)
 
 float read_stream_impl(const void* p, uint64_t bytes) noexcept { return read_stream(p, bytes); }
 
+double fma_loop(int64_t iters, float* sink) noexcept {
+  V16 a[kFmaChains];
+  R1_UNROLL for (int j = 0; j < kFmaChains; ++j) a[j] = set1(float(j) * 1e-3f);
+  const V16 b = set1(0.999f), c = set1(1e-3f);
+  for (int64_t i = 0; i < iters; ++i) {
+    R1_UNROLL for (int j = 0; j < kFmaChains; ++j) a[j] = fma(a[j], b, c);
+  }
+  V16 s = a[0];
+  R1_UNROLL for (int j = 1; j < kFmaChains; ++j) s = add(s, a[j]);
+  *sink = reduce(s);
+  return double(iters) * kFmaChains * 16 * 2;
+}
+
 }  // namespace
 
 const KernelTable& table() {
@@ -542,6 +574,7 @@ const KernelTable& table() {
       rope_neox,
       rope_interleaved,
       read_stream_impl,
+      fma_loop,
       kRowGrain,
   };
   return t;
