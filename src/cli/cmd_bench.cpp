@@ -1,0 +1,149 @@
+// `r1 bench`: prefill and decode speed of a model next to the machine's memory-bandwidth bound
+// for decode (weight bytes read per token ÷ measured read bandwidth), like llama-bench.
+// Weights are read into memory by default (--no-mmap) so the page-cache reclaimer cannot evict
+// them mid-run; --mlock keeps the mapping instead.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "models/model.h"
+
+namespace r1::cli {
+namespace {
+
+struct BenchOptions {
+  ModelOptions model;
+  int64_t prompt = 512, gen = 128, depth = 0;
+  int reps = 3;
+  int threads = 1;
+  bool json = false;
+  bool mmap = false;
+};
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Stats {
+  double median, min, max;
+};
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+
+int run_bench(BenchOptions o) {
+  LoadMode mode = o.model.mlock ? LoadMode::kMlock : o.mmap ? LoadMode::kMmap : LoadMode::kRead;
+  const std::string path = resolve_model_path(o.model.model);
+  log_info("loading {}", path);
+  auto model = load_model(path, {mode});
+  const ModelInfo& info = model->info();
+  const int64_t vocab = info.vocab_size;
+  ThreadPool pool(o.threads);
+
+  // Read bandwidth with the kernels' own streaming loads, over a buffer far larger than caches.
+  const uint64_t bw_bytes = uint64_t(1) << 30;
+  auto buf = aligned_alloc_bytes(bw_bytes);
+  for (uint64_t i = 0; i < bw_bytes; i += 4096) buf[i] = std::byte(i >> 12);
+  const double bandwidth = measure_read_bandwidth(pool, buf.get(), bw_bytes, 5);
+  buf.reset();
+  const double bound = bandwidth / double(info.bytes_per_token);
+
+  std::vector<int32_t> tokens(size_t(o.depth + o.prompt + o.gen));
+  uint64_t state = 12345;
+  for (auto& t : tokens) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    t = int32_t((state >> 33) % uint64_t(vocab));
+  }
+  KvCache cache(model->kv_layout(), o.depth + o.prompt + o.gen + 64);
+  FloatBuffer logits(static_cast<size_t>(vocab));
+  MatView out{logits.data(), 1, vocab, vocab};
+  std::vector<double> pp, tg;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    KvSeq seq;
+    R1_CHECK(seq.reserve(cache, int32_t(tokens.size())));
+    std::span<const int32_t> all(tokens);
+    if (o.depth > 0) {  // context already in the cache, not timed
+      SeqChunk chunk{all.subspan(0, size_t(o.depth)), &seq, false};
+      model->forward(pool, {&chunk, 1}, cache, out);
+    }
+    if (o.prompt > 0) {
+      SeqChunk chunk{all.subspan(size_t(o.depth), size_t(o.prompt)), &seq, false};
+      double t0 = now_s();
+      model->forward(pool, {&chunk, 1}, cache, out);
+      pp.push_back(double(o.prompt) / (now_s() - t0));
+    }
+    if (o.gen > 0) {
+      double t0 = now_s();
+      for (int64_t i = 0; i < o.gen; ++i) {
+        SeqChunk chunk{all.subspan(size_t(o.depth + o.prompt + i), 1), &seq, false};
+        model->forward(pool, {&chunk, 1}, cache, out);
+      }
+      tg.push_back(double(o.gen) / (now_s() - t0));
+    }
+    seq.release(cache);
+  }
+
+  nlohmann::ordered_json j;
+  j["model"] = path;
+  j["architecture"] = info.architecture;
+  j["params_total"] = info.params_total;
+  j["params_active"] = info.params_active;
+  j["bytes_per_token"] = info.bytes_per_token;
+  j["threads"] = o.threads;
+  j["isa"] = std::string(isa_name(active_isa()));
+  j["read_bandwidth_gbs"] = bandwidth / 1e9;
+  j["decode_bound_tps"] = bound;
+  j["depth"] = o.depth;
+  auto put = [&](const char* name, int64_t n, const std::vector<double>& v) {
+    if (v.empty()) return;
+    Stats s = stats(v);
+    j[name] = {{"tokens", n}, {"median_tps", s.median}, {"min_tps", s.min}, {"max_tps", s.max}, {"reps", v.size()}};
+  };
+  put("prefill", o.prompt, pp);
+  put("decode", o.gen, tg);
+  if (o.json) {
+    fmt::print("{}\n", j.dump(2));
+    return 0;
+  }
+  fmt::print("model      {} ({}, {:.2f}B params, {:.2f}B active)\n", path, info.architecture,
+             double(info.params_total) / 1e9, double(info.params_active) / 1e9);
+  fmt::print("machine    {} threads, {}, read bandwidth {:.1f} GB/s\n", o.threads, isa_name(active_isa()), bandwidth / 1e9);
+  fmt::print("decode     {:.3f} GB of weights per token → bound {:.2f} tokens/s\n", double(info.bytes_per_token) / 1e9, bound);
+  fmt::print("{:<12} {:>12} {:>20} {:>10}\n", "test", "t/s median", "min … max", "of bound");
+  if (!pp.empty()) {
+    Stats s = stats(pp);
+    fmt::print("{:<12} {:>12.2f} {:>9.2f} … {:<8.2f} {:>10}\n", fmt::format("pp{}{}", o.prompt, o.depth ? fmt::format("@d{}", o.depth) : ""),
+               s.median, s.min, s.max, "");
+  }
+  if (!tg.empty()) {
+    Stats s = stats(tg);
+    fmt::print("{:<12} {:>12.2f} {:>9.2f} … {:<8.2f} {:>9.1f}%\n", fmt::format("tg{}{}", o.gen, o.depth ? fmt::format("@d{}", o.depth) : ""),
+               s.median, s.min, s.max, 100.0 * s.median / bound);
+  }
+  return 0;
+}
+
+R1_COMMAND("bench", "Measure prefill and decode speed against the memory-bandwidth bound", [](CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  add_model_options(app, o->model, /*required=*/false);
+  app.add_flag("--mmap", o->mmap, "Map the weights instead of reading them into memory");
+  app.add_option("-p,--prompt", o->prompt, "Prompt tokens to prefill (0: skip)")->check(CLI::Range(int64_t(0), int64_t(1) << 20));
+  app.add_option("-n,--gen", o->gen, "Tokens to decode (0: skip)")->check(CLI::Range(int64_t(0), int64_t(1) << 20));
+  app.add_option("-d,--depth", o->depth, "Tokens already in the cache before the timed runs")->check(CLI::Range(int64_t(0), int64_t(1) << 20));
+  app.add_option("-r,--reps", o->reps, "Repetitions (median reported)")->check(CLI::Range(1, 1000));
+  app.add_flag("--json", o->json, "Print JSON");
+  add_threads_option(app, o->threads);
+  return [o] { return run_bench(*o); };
+});
+
+}  // namespace
+}  // namespace r1::cli
