@@ -146,7 +146,7 @@ TEST(Regex, EmptyMatchesAdvance) {
 // Code points assigned after Unicode 14.0 are unassigned (Cn) to Debian 12's PCRE2 (10.42,
 // Unicode 14.0) while the reference's Oniguruma uses Unicode 16.0; a pattern that tells letters
 // from other characters can split such text differently. No public golden line is affected (the
-// four post-14.0 code points in random_codepoints sit where the split is the same); this test
+// three post-14.0 code points in random_codepoints sit where the split is the same); this test
 // pins the cause so an upgrade of the library shows up here.
 TEST(Regex, UnicodeVersionOfThePatternEngineIsKnown) {
   const Regex letters("\\p{L}+");
