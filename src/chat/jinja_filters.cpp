@@ -230,7 +230,7 @@ Value f_filesizeformat(Interpreter&, const Value& v, Args& a) {
   static const char* kBin[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
   static const char* kDec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
   if (bytes == 1) return Value("1 Byte");
-  if (bytes < base) return Value(fmt::format("{} Bytes", static_cast<std::int64_t>(bytes)));
+  if (bytes < base) return Value(fmt::format("{:.0f} Bytes", std::trunc(bytes)));  // Python's int(bytes)
   double unit = base;
   for (int i = 0; i < 8; ++i) {
     unit = std::pow(base, i + 2);
@@ -689,6 +689,8 @@ std::string url_quote(const std::string& s, bool for_query) {
   for (unsigned char c : s) {
     if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' || (!for_query && c == '/')) {
       out += static_cast<char>(c);
+    } else if (for_query && c == ' ') {
+      out += '+';  // query strings use quote_plus
     } else {
       char buf[4];
       std::snprintf(buf, sizeof buf, "%%%02X", c);

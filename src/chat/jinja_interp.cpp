@@ -116,9 +116,21 @@ std::string unsupported(const char* op, const Value& a, const Value& b) {
   return fmt::format("unsupported operand type(s) for {}: '{}' and '{}'", op, py_type(a), py_type(b));
 }
 
-std::int64_t checked(bool overflow, std::int64_t v) {
-  if (overflow) throw_error("integer overflow (the result does not fit in 64 bits)");
-  return v;
+// Python ints are unbounded; ours are 64-bit, and leaving that range is an error.
+std::int64_t checked_add(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) throw_error("integer overflow (the result does not fit in 64 bits)");
+  return r;
+}
+std::int64_t checked_sub(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) throw_error("integer overflow (the result does not fit in 64 bits)");
+  return r;
+}
+std::int64_t checked_mul(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throw_error("integer overflow (the result does not fit in 64 bits)");
+  return r;
 }
 
 // CPython's float floor division and modulo (results take the divisor's sign).
@@ -175,14 +187,14 @@ Value binary_op(Op op, const Value& a, const Value& b, Interpreter& in) {
     in.check_size(s.size() + t.size());
     return Value(s + t);
   }
+  if (op == Op::kMod && a.is_string()) return Value(percent_format(in, a.as_string(), b));
   if (a.is_undefined()) throw_undefined(a);
   if (b.is_undefined()) throw_undefined(b);
   const bool ints = a.is_integral() && b.is_integral();
   const bool nums = a.is_number() && b.is_number();
-  std::int64_t r = 0;
   switch (op) {
     case Op::kAdd:
-      if (ints) return Value(checked(__builtin_add_overflow(a.as_int(), b.as_int(), &r), r));
+      if (ints) return Value(checked_add(a.as_int(), b.as_int()));
       if (nums) return Value(a.as_float() + b.as_float());
       if (a.is_string() && b.is_string()) {
         in.check_size(a.as_string().size() + b.as_string().size());
@@ -198,11 +210,11 @@ Value binary_op(Op op, const Value& a, const Value& b, Interpreter& in) {
         throw_error(fmt::format("can only concatenate {} (not \"{}\") to {}", py_type(a), py_type(b), py_type(a)));
       throw_error(unsupported("+", a, b));
     case Op::kSub:
-      if (ints) return Value(checked(__builtin_sub_overflow(a.as_int(), b.as_int(), &r), r));
+      if (ints) return Value(checked_sub(a.as_int(), b.as_int()));
       if (nums) return Value(a.as_float() - b.as_float());
       throw_error(unsupported("-", a, b));
     case Op::kMul:
-      if (ints) return Value(checked(__builtin_mul_overflow(a.as_int(), b.as_int(), &r), r));
+      if (ints) return Value(checked_mul(a.as_int(), b.as_int()));
       if (nums) return Value(a.as_float() * b.as_float());
       if ((a.is_string() || a.is_sequence()) && b.is_integral()) return repeat(in, a, b.as_int());
       if (a.is_integral() && (b.is_string() || b.is_sequence())) return repeat(in, b, a.as_int());
@@ -231,7 +243,6 @@ Value binary_op(Op op, const Value& a, const Value& b, Interpreter& in) {
       }
       throw_error(unsupported("//", a, b));
     case Op::kMod:
-      if (a.is_string()) return Value(percent_format(in, a.as_string(), b));
       if (ints) {
         const std::int64_t x = a.as_int(), y = b.as_int();
         if (y == 0) throw_error("integer division or modulo by zero");
@@ -249,9 +260,9 @@ Value binary_op(Op op, const Value& a, const Value& b, Interpreter& in) {
       if (ints && b.as_int() >= 0) {
         std::int64_t base = a.as_int(), e = b.as_int(), result = 1;
         while (e > 0) {
-          if (e & 1) result = checked(__builtin_mul_overflow(result, base, &r), r);
+          if (e & 1) result = checked_mul(result, base);
           e >>= 1;
-          if (e > 0) base = checked(__builtin_mul_overflow(base, base, &r), r);
+          if (e > 0) base = checked_mul(base, base);
         }
         return Value(result);
       }
@@ -334,6 +345,11 @@ void Interpreter::emit(std::string_view text) {
 }
 
 void Interpreter::rethrow_located(const TemplateError& e, SourcePos pos) {
+  if (e.kind() == TemplateError::Kind::kRaised) {  // the template's own message, unchanged
+    TemplateError raised(e.what(), e.kind());
+    raised.set_located();
+    throw raised;
+  }
   TemplateError located(fmt::format("{}:{}: {}", pos.line, pos.column, e.what()), e.kind());
   located.set_located();
   throw located;
@@ -382,9 +398,13 @@ Value Interpreter::get_attr(const Value& obj, std::string_view name) {
       if (const Value* v = obj.as_dict().find(name)) return *v;
       return missing();
     }
+    case Value::Kind::kTuple:
+      // groupby's (grouper, list) pairs are named tuples in Jinja2.
+      if (obj.as_list().size() == 2 && (name == "grouper" || name == "list"))
+        return obj.as_list()[name == "grouper" ? 0 : 1];
+      [[fallthrough]];
     case Value::Kind::kString:
     case Value::Kind::kList:
-    case Value::Kind::kTuple:
       if (has_builtin_method(obj, name)) return Value::object(std::make_shared<BoundMethod>(obj, std::string(name)));
       return missing();
     case Value::Kind::kObject: {

@@ -19,7 +19,7 @@ struct RenderLimits {
   std::size_t max_output_bytes = std::size_t{64} << 20;  // also the largest string a template may build
   std::uint64_t max_steps = 20'000'000;                  // loop iterations, calls and filter work
   int max_call_depth = 100;                              // nested macro / recursive-loop calls
-  int max_eval_depth = 1000;                             // nested expression + statement evaluation
+  int max_eval_depth = 600;                              // nested expression + statement evaluation (~1 KiB of stack each)
 };
 
 // Variables of one scope; lookups walk to the parent.

@@ -758,7 +758,7 @@ std::string format_value(Interpreter& in, const Value& v, const Spec& sp) {
   d = std::fabs(d);
   std::string body;
   if (type == 0 && sp.precision < 0) {
-    body = v.is_float() ? py_float_repr(d) : int_digits(v.as_int() < 0 ? -v.as_int() : v.as_int(), 10, false);
+    body = v.is_float() ? py_float_repr(d) : int_digits(v.as_int(), 10, false);
   } else {
     const std::int64_t prec = sp.precision >= 0 ? sp.precision : 6;
     char conv = type == 0 ? 'g' : type == 'n' ? 'g' : type;
@@ -1006,6 +1006,7 @@ std::string percent_format(Interpreter& in, const std::string& format, const Val
           if (conv != 'd' && conv != 'i' && conv != 'u')
             throw_error(fmt::format("%{} format: an integer is required, not float", conv));
           if (!std::isfinite(arg.as_float())) throw_error("cannot convert float infinity or NaN to integer");
+          if (std::fabs(arg.as_float()) >= 9.2e18) throw_error("integer overflow (the result does not fit in 64 bits)");
           n = Value(static_cast<std::int64_t>(std::trunc(arg.as_float())));
         }
         if (!n.is_integral())

@@ -138,8 +138,8 @@ class Parser {
         case TokenType::kEof:
           if (end_tags.size() > 0)
             fail(open_pos, fmt::format("unexpected end of template: the '{}' block opened here is never closed "
-                                       "(expected '{}')",
-                                       open_tag, *end_tags.begin()));
+                                       "(expected '{{% end{} %}}')",
+                                       open_tag, open_tag));
           return body;
         default: fail_unexpected("template data or a tag");
       }
@@ -242,7 +242,7 @@ class Parser {
     if (skip_op("=")) {
       auto node = std::make_unique<SetStmt>(pos);
       node->target = std::move(target);
-      node->value = parse_tuple(false, false, {});
+      node->value = parse_tuple(true, false, {});
       expect_block_end();
       return node;
     }

@@ -2,6 +2,8 @@
 // from JSON input and to JSON text (Python json.dumps rules).
 #include "chat/jinja_value.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -11,7 +13,9 @@ namespace r1::chat::jinja {
 
 namespace {
 
-constexpr int kMaxNesting = 256;  // printing / JSON depth; deeper means a cycle through a namespace
+// Printing / JSON depth: only a namespace containing itself gets this deep (containers are
+// bounded by kMaxValueDepth).
+constexpr int kMaxNesting = kMaxValueDepth + 100;
 
 const std::string& empty_string() {
   static const std::string s;
@@ -56,8 +60,20 @@ Value Value::undefined(std::string hint) {
   return v;
 }
 
+namespace {
+
+std::uint16_t nesting_of(const List& items) {
+  int d = 0;
+  for (const Value& x : items) d = std::max(d, x.depth());
+  if (d + 1 > kMaxValueDepth) throw_limit(fmt::format("value nested more than {} levels deep", kMaxValueDepth));
+  return static_cast<std::uint16_t>(d + 1);
+}
+
+}  // namespace
+
 Value Value::list(List items) {
   Value v;
+  v.depth_ = nesting_of(items);
   v.kind_ = Kind::kList;
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
@@ -65,6 +81,7 @@ Value Value::list(List items) {
 
 Value Value::tuple(List items) {
   Value v;
+  v.depth_ = nesting_of(items);
   v.kind_ = Kind::kTuple;
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
@@ -72,6 +89,10 @@ Value Value::tuple(List items) {
 
 Value Value::dict(Dict d) {
   Value v;
+  int depth = 0;
+  for (const auto& [k, x] : d.items) depth = std::max({depth, k.depth(), x.depth()});
+  if (depth + 1 > kMaxValueDepth) throw_limit(fmt::format("value nested more than {} levels deep", kMaxValueDepth));
+  v.depth_ = static_cast<std::uint16_t>(depth + 1);
   v.kind_ = Kind::kDict;
   v.dict_ = std::make_shared<const Dict>(std::move(d));
   return v;
@@ -165,7 +186,7 @@ void Value::append_repr(std::string& out, int depth) const {
       out += '}';
       return;
     }
-    case Kind::kObject: out += obj_->str(); return;
+    case Kind::kObject: obj_->append_repr(out, depth + 1); return;
   }
 }
 
@@ -217,7 +238,25 @@ Value Namespace::attr(std::string_view name) const {
 
 void Namespace::set_attr(std::string_view name, Value value) { attrs_.set(Value(name), std::move(value)); }
 
-std::string Namespace::str() const { return "<Namespace " + Value::dict(attrs_).repr() + ">"; }
+std::string Namespace::str() const {
+  std::string out;
+  append_repr(out, 0);
+  return out;
+}
+
+void Namespace::append_repr(std::string& out, int depth) const {
+  if (depth > kMaxNesting) throw_limit("value nested too deeply to print (a namespace that contains itself?)");
+  out += "<Namespace {";
+  bool first = true;
+  for (const auto& [k, v] : attrs_.items) {
+    if (!first) out += ", ";
+    first = false;
+    k.append_repr(out, depth + 1);
+    out += ": ";
+    v.append_repr(out, depth + 1);
+  }
+  out += "}>";
+}
 
 bool py_equal(const Value& a, const Value& b) {
   using K = Value::Kind;
@@ -277,7 +316,7 @@ bool py_less(const Value& a, const Value& b) {
 
 template <typename Json>
 static Value convert_json(const Json& j, int depth) {
-  if (depth > kMaxNesting) throw_limit("JSON input nested too deeply");
+  if (depth >= kMaxValueDepth - 1) throw_limit("JSON input nested too deeply");
   switch (j.type()) {
     case nlohmann::json::value_t::null: return Value::none();
     case nlohmann::json::value_t::boolean: return Value(j.template get<bool>());

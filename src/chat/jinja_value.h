@@ -43,6 +43,9 @@ class TemplateError : public std::runtime_error {
 [[noreturn]] void throw_undefined(const Value& v);
 [[noreturn]] void throw_limit(std::string message);
 
+// Deepest nesting of lists/dicts a value may have (JSON input or values built by a template).
+inline constexpr int kMaxValueDepth = 300;
+
 class Value {
  public:
   enum class Kind : std::uint8_t { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kTuple, kDict, kObject };
@@ -80,6 +83,7 @@ class Value {
   bool is_sequence() const { return kind_ == Kind::kList || kind_ == Kind::kTuple; }
   bool is_dict() const { return kind_ == Kind::kDict; }
   bool is_object() const { return kind_ == Kind::kObject; }
+  int depth() const { return depth_; }
 
   bool as_bool() const { return num_.b; }
   // int or bool as an integer.
@@ -101,12 +105,15 @@ class Value {
   std::string repr() const;
   // Name of the type for error messages, as Jinja2 writes it ("dict object", "None").
   std::string type_name() const;
+  // repr() appended to `out`; `depth` bounds nesting (a namespace may contain itself).
+  void append_repr(std::string& out, int depth) const;
 
  private:
-  void append_repr(std::string& out, int depth) const;
-  friend void append_str(std::string& out, const Value& v);
 
   Kind kind_ = Kind::kUndefined;
+  // Container nesting (1 for scalars), bounded at construction so that destroying, comparing or
+  // printing a value never recurses deeper than kMaxValueDepth.
+  std::uint16_t depth_ = 1;
   union {
     bool b;
     std::int64_t i;
@@ -149,6 +156,8 @@ class Object {
   // Method call obj.name(args); sets found=false when there is no such method.
   virtual Value call_method(Interpreter& in, std::string_view name, CallArgs& args, bool& found);
   virtual std::string str() const;
+  // repr() inside a container; objects that hold values print them with depth + 1.
+  virtual void append_repr(std::string& out, int depth) const { out += str(); }
   // Drops references to other values so that reference cycles made during a render are freed.
   virtual void release() {}
 };
@@ -160,6 +169,7 @@ class Namespace : public Object {
   Value attr(std::string_view name) const override;
   void set_attr(std::string_view name, Value value);
   std::string str() const override;
+  void append_repr(std::string& out, int depth) const override;
   void release() override { attrs_.items.clear(); }
 
  private:
