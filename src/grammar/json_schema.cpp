@@ -1,7 +1,9 @@
 // JSON Schema → grammar IR. Choices made where a schema allows several writings of the same value:
 // object properties come in the order of "properties" (optional ones may be skipped), additional
-// properties after them; enum/const values and property names are written as nlohmann::json dumps
-// them (other strings accept every JSON escape); bounded numbers have no exponent; a schema without
+// properties after them (they may repeat a name among themselves: a grammar cannot remember
+// arbitrary names, but they never repeat a declared one); enum/const values and property names are written as nlohmann::json dumps
+// them (other strings accept every JSON escape); bounded numbers have no exponent, others an
+// exponent of at most two digits; a schema without
 // "type" takes the types its keywords imply (any value when none). oneOf is matched as anyOf.
 // Whitespace between tokens follows GrammarOptions::max_whitespace.
 #include <fmt/format.h>

@@ -340,7 +340,9 @@ int32_t build_number(IrBuilder& b, bool integer_only, const std::optional<Number
     e.set('E');
     sign.set('+');
     sign.set('-');
-    int32_t exponent = b.seq({b.byte_set(e), b.optional(b.byte_set(sign)), digits});
+    // At most two exponent digits: every value then stays within what a parser reads as a double.
+    int32_t exponent = b.seq({b.byte_set(e), b.optional(b.byte_set(sign)),
+                              b.repeat(nb.digit(0, 9), 1, 2)});
     return b.seq({b.optional(b.bytes("-")), int_part, nb.any_fraction(), b.optional(exponent)});
   }
   return nb.decimal_range(lo, hi);

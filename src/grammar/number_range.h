@@ -28,7 +28,7 @@ struct NumberBound {
 };
 
 // A JSON number (or integer) within the bounds. Bounded numbers are written without an exponent;
-// unbounded ones may use one. Integers are written as plain digits.
+// unbounded ones may use one of at most two digits. Integers are written as plain digits.
 int32_t build_number(IrBuilder& b, bool integer, const std::optional<NumberBound>& lo,
                      const std::optional<NumberBound>& hi);
 

@@ -143,7 +143,10 @@ inline bool valid_format(const std::string& format, const std::string& s) {
 
 class Validator {
  public:
-  explicit Validator(const Json& root) : root_(root) {}
+  // exact_exclusive: exclusive bounds compare strictly (right for short decimals; a long one next
+  // to the bound may round onto it as a double, so random documents use the tolerant check).
+  explicit Validator(const Json& root, bool exact_exclusive = false)
+      : root_(root), exact_exclusive_(exact_exclusive) {}
 
   bool valid(const Json& v) const { return check(v, root_, 0); }
 
@@ -207,9 +210,14 @@ class Validator {
       double x = v.get<double>();
       if (s.contains("minimum") && !(x >= s["minimum"].get<double>())) return false;
       if (s.contains("maximum") && !(x <= s["maximum"].get<double>())) return false;
-      // A double can't tell apart values closer than its precision: equal counts as inside.
-      if (s.contains("exclusiveMinimum") && !(x >= s["exclusiveMinimum"].get<double>())) return false;
-      if (s.contains("exclusiveMaximum") && !(x <= s["exclusiveMaximum"].get<double>())) return false;
+      if (s.contains("exclusiveMinimum")) {
+        double b = s["exclusiveMinimum"].get<double>();
+        if (exact_exclusive_ ? !(x > b) : !(x >= b)) return false;
+      }
+      if (s.contains("exclusiveMaximum")) {
+        double b = s["exclusiveMaximum"].get<double>();
+        if (exact_exclusive_ ? !(x < b) : !(x <= b)) return false;
+      }
     }
     if (v.is_string()) {
       const std::string& str = v.get_ref<const std::string&>();
@@ -261,6 +269,7 @@ class Validator {
   }
 
   const Json& root_;
+  bool exact_exclusive_;
 };
 
 }  // namespace r1::grammar::testing
