@@ -136,8 +136,16 @@ ReasoningParser::Piece ReasoningParser::push(int32_t id, std::string_view text) 
   return out;
 }
 
-ReasoningParser::Piece ReasoningParser::finish() {
+ReasoningParser::Piece ReasoningParser::finish(std::string_view tail) {
   Piece out;
+  if (!tail.empty()) {
+    if (tokens_.end_think) {
+      if (state_ == State::kReasoning) emit_reasoning(tail, out, false);
+      else held_.append(tail);
+    } else {
+      push_text(tail, out);
+    }
+  }
   if (state_ == State::kReasoning) emit_reasoning(held_, out, true);
   else emit_content(held_, out);
   held_.clear();

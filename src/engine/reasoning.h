@@ -32,8 +32,9 @@ class ReasoningParser {
   // One generated token: its id and its decoded text (possibly empty while a character is
   // incomplete). Returns the text to emit on each channel.
   Piece push(int32_t id, std::string_view text);
-  // End of generation: releases held text.
-  Piece finish();
+  // End of generation: `tail` is the last text (e.g. the detokenizer's flush, not a new token);
+  // releases held text.
+  Piece finish(std::string_view tail = {});
 
   Channel channel() const { return state_ == State::kContent ? Channel::kContent : Channel::kReasoning; }
   bool in_reasoning() const { return state_ == State::kReasoning || state_ == State::kStart; }

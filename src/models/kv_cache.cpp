@@ -49,13 +49,10 @@ void KvSeq::truncate(KvCache& cache, int32_t length) {
   length_ = length;
 }
 
-void KvSeq::share_prefix(KvCache& cache, const KvSeq& other, int32_t pages) {
-  R1_CHECK(length_ == 0 && pages_.empty() && size_t(pages) <= other.pages_.size());
-  for (int32_t i = 0; i < pages; ++i) {
-    cache.retain(other.pages_[size_t(i)]);
-    pages_.push_back(other.pages_[size_t(i)]);
-  }
-  length_ = pages * cache.page_size();
+void KvSeq::adopt_prefix(const KvCache& cache, std::vector<int32_t> pages) {
+  R1_CHECK(length_ == 0 && pages_.empty());
+  pages_ = std::move(pages);
+  length_ = int32_t(pages_.size()) * cache.page_size();
 }
 
 }  // namespace r1

@@ -61,8 +61,9 @@ class KvSeq {
   void advance(int32_t n) { length_ += n; }
   // Drops tokens beyond `length` and the pages they no longer need.
   void truncate(KvCache& cache, int32_t length);
-  // Shares the first `length` tokens of `other` (whole pages; the caller must copy a partial page).
-  void share_prefix(KvCache& cache, const KvSeq& other, int32_t pages);
+  // Starts an empty sequence on `pages` full pages already holding its first tokens (from the
+  // prefix cache); the caller has taken a reference on each page for this sequence.
+  void adopt_prefix(const KvCache& cache, std::vector<int32_t> pages);
   void release(KvCache& cache) { truncate(cache, 0); }
   int32_t capacity(const KvCache& cache) const { return int32_t(pages_.size()) * cache.page_size(); }
 

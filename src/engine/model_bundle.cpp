@@ -1,0 +1,81 @@
+// Bundle loading: model, tokenizer, chat template and generation defaults from one directory.
+#include "engine/model_bundle.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+#include "formats/json_config.h"
+
+namespace r1 {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+GenerationDefaults read_defaults(const Checkpoint& ckpt) {
+  GenerationDefaults d;
+  if (!ckpt.generation_config || !ckpt.generation_config->is_object()) return d;
+  JsonConfig g(*ckpt.generation_config, ckpt.path + "/generation_config.json");
+  const bool sample = g.boolean("do_sample", true);
+  d.sampling.temperature = sample ? float(g.number("temperature", 1.0)) : 0.0f;
+  d.sampling.top_p = float(g.number("top_p", 1.0));
+  d.sampling.top_k = int32_t(g.integer("top_k", 0));
+  d.sampling.repetition_penalty = float(g.number("repetition_penalty", 1.0));
+  if (g.has("max_new_tokens")) d.max_new_tokens = g.integer("max_new_tokens");
+  return d;
+}
+
+}  // namespace
+
+std::string ModelBundle::render(const chat::ChatInputs& inputs) const {
+  if (!chat_template) fail(ErrorKind::kUnsupported, "{}: the model has no chat template; use a raw completion", name);
+  return chat_template->render(chat::build_context(inputs));
+}
+
+bool ModelBundle::prompt_opens_reasoning(const std::string& prompt) const {
+  if (!reasoning_model) return false;
+  size_t end = prompt.size();
+  while (end > 0 && (prompt[end - 1] == '\n' || prompt[end - 1] == ' ' || prompt[end - 1] == '\r')) --end;
+  constexpr std::string_view kOpen = "<think>";
+  return end >= kOpen.size() && std::string_view(prompt).substr(end - kOpen.size(), kOpen.size()) == kOpen;
+}
+
+std::shared_ptr<ModelBundle> load_bundle(const std::string& path, LoadMode mode) {
+  auto b = std::make_shared<ModelBundle>();
+  b->path = path;
+  b->name = fs::path(path).filename().string();
+  if (b->name.empty()) b->name = fs::path(path).parent_path().filename().string();
+  auto ckpt = open_checkpoint(path, mode);
+  b->defaults = read_defaults(*ckpt);
+  b->model = load_model(ckpt);
+
+  if (!fs::exists(fs::path(path) / "tokenizer.json"))
+    fail(ErrorKind::kNotFound, "{}: tokenizer.json is missing (needed to generate text)", path);
+  b->tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(path));
+  if (b->tokenizer->vocab_size() > b->model->info().vocab_size)
+    fail("{}: the tokenizer has {} ids but the model only {} logits", path, b->tokenizer->vocab_size(),
+         b->model->info().vocab_size);
+  try {
+    chat::ModelChatConfig chat = chat::load_chat_config(path);
+    b->chat_template = chat::ChatTemplate::parse(chat.template_source, chat.template_origin);
+    b->special_tokens = chat.special_tokens;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kNotFound) throw;  // a broken template is an error; none is fine
+  }
+
+  b->eos_ids = b->model->info().eos_token_ids;
+  if (auto eos = b->tokenizer->config().eos_id) b->eos_ids.push_back(*eos);
+  std::sort(b->eos_ids.begin(), b->eos_ids.end());
+  b->eos_ids.erase(std::unique(b->eos_ids.begin(), b->eos_ids.end()), b->eos_ids.end());
+  b->think.think = b->tokenizer->token_to_id("<think>");
+  b->think.end_think = b->tokenizer->token_to_id("</think>");
+  // Only a tag that is an added token is a real tag; V3's "<think>" is ordinary text.
+  if (b->think.think && !b->tokenizer->is_added(*b->think.think)) b->think.think.reset();
+  if (b->think.end_think && !b->tokenizer->is_added(*b->think.end_think)) b->think.end_think.reset();
+  b->reasoning_model = b->think.end_think.has_value() ||
+                       (b->chat_template && b->chat_template->source().find("<think>") != std::string::npos);
+  return b;
+}
+
+}  // namespace r1

@@ -1,0 +1,45 @@
+// Everything needed to chat with a model, loaded together: the weights, the tokenizer, the chat
+// template and the generation defaults of generation_config.json.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chat/chat_template.h"
+#include "engine/reasoning.h"
+#include "engine/sampler.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace r1 {
+
+// Sampling defaults of the model (generation_config.json); a request overrides each one it sets.
+struct GenerationDefaults {
+  SamplingParams sampling;  // temperature, top_p, top_k, repetition_penalty
+  std::optional<int64_t> max_new_tokens;
+};
+
+struct ModelBundle {
+  std::string path;
+  std::string name;  // the id clients use (directory name)
+  std::shared_ptr<Model> model;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::optional<chat::ChatTemplate> chat_template;
+  nlohmann::ordered_json special_tokens = nlohmann::ordered_json::object();  // bos_token, eos_token, …
+  GenerationDefaults defaults;
+  std::vector<int32_t> eos_ids;  // any of these ends generation
+  ReasoningTokens think;         // <think> / </think> ids when they are single tokens
+  bool reasoning_model = false;  // the template or vocabulary uses <think>
+
+  // Renders a conversation with the chat template (throws r1::Error without one).
+  std::string render(const chat::ChatInputs& inputs) const;
+  // True when a rendered prompt ends inside an opened reasoning block ("…<think>\n").
+  bool prompt_opens_reasoning(const std::string& prompt) const;
+};
+
+// Loads a model directory (or GGUF file). Throws r1::Error naming what is missing or bad.
+std::shared_ptr<ModelBundle> load_bundle(const std::string& path, LoadMode mode = LoadMode::kMmap);
+
+}  // namespace r1
