@@ -12,6 +12,8 @@ constexpr int kDirectMaxT = 3, kDirectN = 2;
 constexpr int kOBMax = 64, kKC = 256;
 constexpr int64_t kPanelBytes = 1 << 20;
 constexpr int64_t kRowGrain = 16;
+// Decode streams each weight row with an L1 prefetch this far ahead (bytes).
+constexpr int64_t kPrefetchBytes = 1024;
 }  // namespace
 }  // namespace r1::kernels::avx2
 

@@ -10,12 +10,14 @@ constexpr Isa kIsa = Isa::kAvx512;
 constexpr int kMR = 6, kNR = 4;
 // Decode (T <= 6) streams 4 weight rows per pass with all T activation rows.
 constexpr int kDirectMaxT = 6, kDirectN = 4;
-// Prefill: an f32 weight panel of up to 64 rows within 768 KiB (fits a 1 MiB L2) per thread; k
-// blocks of 512
-// keep the 6 activation rows of a tile (12 KiB) in L1 while the panel streams from L2.
-constexpr int kOBMax = 64, kKC = 512;
+// Prefill: an f32 weight panel of up to 64 rows within 768 KiB per thread (room to spare in a 1 MiB
+// or 2 MiB L2; bigger panels measured slower, smaller ones re-stream the activations too often);
+// k blocks of 768 keep a tile's 6 activation rows (18 KiB) in L1 while the panel streams from L2.
+constexpr int kOBMax = 64, kKC = 768;
 constexpr int64_t kPanelBytes = 768 << 10;
 constexpr int64_t kRowGrain = 16;
+// Decode streams each weight row with an L1 prefetch this far ahead (bytes).
+constexpr int64_t kPrefetchBytes = 1024;
 }  // namespace
 }  // namespace r1::kernels::avx512
 

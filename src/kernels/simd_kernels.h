@@ -56,6 +56,9 @@ R1_SIMD_INLINE V16 wload_n(const uint8_t* row, int64_t k, int n) {
   else return load_fp8_bits_n(row + k, n);
 }
 
+// Software prefetch hint into L1 (never faults, so running past the end of a row is harmless).
+R1_SIMD_INLINE void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
 // FP8 block scale folded with 2^120 (valid when fp8_scale_fast(s)).
 R1_SIMD_INLINE bool fp8_scale_fast(float s) { return s < kFp8FoldMaxScale && s > -kFp8FoldMaxScale; }
 
@@ -133,6 +136,11 @@ R1_SIMD_INLINE bool direct_accumulate(V16 (&acc)[M][N], const float* const (&xr)
     R1_UNROLL for (int n = 0; n < N; ++n) s[n] = zero();
     int64_t k = 0;
     for (; k + 32 <= K; k += 32) {
+      if constexpr (kPrefetchBytes > 0) {
+        R1_UNROLL for (int n = 0; n < N; ++n)
+          R1_UNROLL for (int64_t b = 0; b < 32 * kElemBytes<D>; b += 64)
+            prefetch(wr[n] + k * kElemBytes<D> + b + kPrefetchBytes);
+      }
       direct_step<D, M, N>(acc, xr, wr, s, k);
       direct_step<D, M, N>(acc, xr, wr, s, k + 16);
     }
@@ -149,6 +157,10 @@ R1_SIMD_INLINE bool direct_accumulate(V16 (&acc)[M][N], const float* const (&xr)
     int64_t kb = 0;
     for (; kb + 128 <= K; kb += 128) {
       R1_UNROLL for (int n = 0; n < N; ++n) {
+        if constexpr (kPrefetchBytes > 0) {
+          prefetch(wr[n] + kb + kPrefetchBytes);
+          prefetch(wr[n] + kb + 64 + kPrefetchBytes);
+        }
         s[n] = set1(srow[n][kb / 128] * kFp8Fold);
         scan[n].feed64(wr[n] + kb);
         scan[n].feed64(wr[n] + kb + 64);
