@@ -77,8 +77,15 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
       return w;
     }
     default:
-      problems_.push_back(fmt::format("tensor '{}' has dtype {}, which r1 cannot use for a weight matrix",
-                                      name, dtype_name(t->dtype)));
+      // GGUF block types (Q8_0, Q4_K, ...) load but need the quantized matmul kernels: list them
+      // above once kernels/ops.h multiplies them.
+      if (is_block_quantized(t->dtype))
+        problems_.push_back(fmt::format("tensor '{}' is stored as {}: quantized matmul kernels are not in this "
+                                        "build yet (weights must be F32, F16, BF16 or F8_E4M3)",
+                                        name, dtype_name(t->dtype)));
+      else
+        problems_.push_back(fmt::format("tensor '{}' has dtype {}, which r1 cannot use for a weight matrix",
+                                        name, dtype_name(t->dtype)));
       return w;
   }
   w.dtype = t->dtype;

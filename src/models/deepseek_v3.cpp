@@ -166,6 +166,10 @@ struct Mla {
   std::vector<float> q_norm;     // q_a_layernorm
   WeightView wkv_a, wkv_b, wo;   // kv_a_proj_with_mqa, kv_b_proj, o_proj
   std::vector<float> kv_norm;    // kv_a_layernorm
+  // kv_b_proj as llama.cpp's converter splits it (GGUF attn_k_b / attn_v_b), used instead of
+  // wkv_b when present: wk_b [H * R, nope] is each head's key half transposed, wv_b
+  // [H * v_head_dim, R] the value halves.
+  WeightView wk_b, wv_b;
 };
 
 struct Gate {
@@ -249,7 +253,12 @@ void DeepseekV3::bind() {
     }
     a.wkv_a = b.matrix(p + "self_attn.kv_a_proj_with_mqa.weight", R + cfg_.qk_rope_head_dim, D);
     a.kv_norm = b.vector(p + "self_attn.kv_a_layernorm.weight", R);
-    a.wkv_b = b.matrix(p + "self_attn.kv_b_proj.weight", H * (cfg_.qk_nope_head_dim + cfg_.v_head_dim), R);
+    if (b.has(p + "self_attn.k_b_proj.weight") && !b.has(p + "self_attn.kv_b_proj.weight")) {
+      a.wk_b = b.matrix(p + "self_attn.k_b_proj.weight", H * R, cfg_.qk_nope_head_dim);
+      a.wv_b = b.matrix(p + "self_attn.v_b_proj.weight", H * cfg_.v_head_dim, R);
+    } else {
+      a.wkv_b = b.matrix(p + "self_attn.kv_b_proj.weight", H * (cfg_.qk_nope_head_dim + cfg_.v_head_dim), R);
+    }
     a.wo = b.matrix(p + "self_attn.o_proj.weight", D, H * cfg_.v_head_dim);
     layer.ffn_norm = b.vector(p + "post_attention_layernorm.weight", D);
     layer.moe = cfg_.is_moe_layer(l);
@@ -398,19 +407,26 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
   // q_abs[t, h, :] = q_nope[t, h, :] · wkv_b[h, :nope, :]                q_abs: [T, H, R]
   // Row d of head h's key half is dequantized once and applied to every token.
   s_.q_abs.resize(size_t(T * H * R));
-  s_.rowbuf.resize(size_t(pool.size() * R));
-  std::fill(s_.q_abs.data(), s_.q_abs.data() + T * H * R, 0.0f);
-  pool.run([&](int tid) {
-    float* wrow = s_.rowbuf.data() + tid * R;
-    const int64_t hb = H * tid / pool.size(), he = H * (tid + 1) / pool.size();
-    for (int64_t hh = hb; hh < he; ++hh) {
-      for (int64_t d = 0; d < nope; ++d) {
-        dequantize_row(a.wkv_b, hh * (nope + vdim) + d, wrow);
-        for (int64_t t = 0; t < T; ++t)
-          axpy_f32(s_.q_abs.data() + (t * H + hh) * R, q.row(t)[hh * qk + d], wrow, R);
+  if (a.wk_b.data) {
+    // Split layout: head h's transposed key half is a [R, nope] matrix, q_abs = q_nope · wk_bᵀ.
+    for (int64_t hh = 0; hh < H; ++hh)
+      matmul(pool, ConstMatView(q.data + hh * qk, T, nope, H * qk), a.wk_b.rows_slice(hh * R, R),
+             MatView{s_.q_abs.data() + hh * R, T, R, H * R});
+  } else {
+    s_.rowbuf.resize(size_t(pool.size() * R));
+    std::fill(s_.q_abs.data(), s_.q_abs.data() + T * H * R, 0.0f);
+    pool.run([&](int tid) {
+      float* wrow = s_.rowbuf.data() + tid * R;
+      const int64_t hb = H * tid / pool.size(), he = H * (tid + 1) / pool.size();
+      for (int64_t hh = hb; hh < he; ++hh) {
+        for (int64_t d = 0; d < nope; ++d) {
+          dequantize_row(a.wkv_b, hh * (nope + vdim) + d, wrow);
+          for (int64_t t = 0; t < T; ++t)
+            axpy_f32(s_.q_abs.data() + (t * H + hh) * R, q.row(t)[hh * qk + d], wrow, R);
+        }
       }
-    }
-  });
+    });
+  }
 
   // scores[t, h, p] = (q_abs · kv_cache[p] + q_pe · pe_cache[p]) · softmax_scale, p ≤ pos_t;
   // latent[t, h, :] = Σ_p softmax(scores)[p] · kv_cache[p]              latent: [T, H, R]
@@ -443,7 +459,7 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
   // o[t, h, :] = latent[t, h, :] · wkv_b[h, nope:, :]ᵀ                    o: [T, H * v]
   s_.o.resize(size_t(T * H * vdim));
   for (int64_t hh = 0; hh < H; ++hh) {
-    WeightView wv = a.wkv_b.rows_slice(hh * (nope + vdim) + nope, vdim);
+    WeightView wv = a.wv_b.data ? a.wv_b.rows_slice(hh * vdim, vdim) : a.wkv_b.rows_slice(hh * (nope + vdim) + nope, vdim);
     matmul(pool, ConstMatView(s_.latent.data() + hh * R, T, R, H * R), wv,
            MatView{s_.o.data() + hh * vdim, T, vdim, H * vdim});
   }

@@ -135,6 +135,8 @@ class Qwen2Llama final : public Model {
       : ckpt_(std::move(ckpt)), cfg_(Config::parse(JsonConfig(ckpt_->config, ckpt_->path + "/config.json"))) {
     bind();
     inv_freq_ = cfg_.inv_freq();
+    // GGUF llama3 files carry the rope scaling as per-frequency divisors (rope_freqs.weight).
+    for (size_t i = 0; i < rope_divisors_.size(); ++i) inv_freq_[i] /= rope_divisors_[i];
   }
 
   KvLayout kv_layout() const override {
@@ -154,6 +156,7 @@ class Qwen2Llama final : public Model {
   std::vector<float> norm_;
   std::vector<Layer> layers_;
   std::vector<float> inv_freq_;
+  std::vector<float> rope_divisors_;  // empty unless the checkpoint has rope_freqs.weight
   Scratch s_;
   int64_t T_ = 0;
 };
@@ -183,6 +186,11 @@ void Qwen2Llama::bind() {
     layers_.push_back(std::move(layer));
   }
   norm_ = b.vector("model.norm.weight", D);
+  if (b.has("rope_freqs.weight")) {
+    if (cfg_.rope_scaling != RopeScaling::kNone)
+      fail("{}: rope_freqs.weight and config rope_scaling both scale the rope frequencies", ckpt_->path);
+    rope_divisors_ = b.vector("rope_freqs.weight", hd / 2);
+  }
   // Tied embeddings: HF drops lm_head.weight from the file; a file that still carries it is fine.
   bool tied = cfg_.tie_word_embeddings && !b.has("lm_head.weight");
   lm_head_ = tied ? embed_ : b.matrix("lm_head.weight", cfg_.vocab_size, D, WeightRole::kOutput);
@@ -272,8 +280,10 @@ void Qwen2Llama::attention(ThreadPool& pool, const Layer& layer, int l, KvCache&
       }
       const float* c = s_.rope_cos.data() + t * half;
       const float* s = s_.rope_sin.data() + t * half;
-      for (int64_t j = 0; j < cfg_.n_heads; ++j) rope_neox(q.row(t) + j * hd, c, s, hd);
-      for (int64_t j = 0; j < cfg_.n_kv_heads; ++j) rope_neox(k.row(t) + j * hd, c, s, hd);
+      // Checkpoints whose q/k rows hold interleaved rope pairs (llama GGUF) rotate (2i, 2i+1).
+      auto rope = ckpt_->rope_interleaved_qk ? rope_interleaved : rope_neox;
+      for (int64_t j = 0; j < cfg_.n_heads; ++j) rope(q.row(t) + j * hd, c, s, hd);
+      for (int64_t j = 0; j < cfg_.n_kv_heads; ++j) rope(k.row(t) + j * hd, c, s, hd);
       const RowPlace& place = s_.rows[size_t(t)];
       float* slot = place.kv->slot(kv, l, place.pos);   // cache slot: [K | V]
       std::copy(k.row(t), k.row(t) + 2 * kv_dim, slot);
