@@ -48,6 +48,21 @@ void SamplingParams::validate(int64_t vocab_size) const {
   }
 }
 
+SamplingParams SamplingOverrides::apply_to(SamplingParams p) const {
+  if (temperature) p.temperature = *temperature;
+  if (top_p) p.top_p = *top_p;
+  if (min_p) p.min_p = *min_p;
+  if (frequency_penalty) p.frequency_penalty = *frequency_penalty;
+  if (presence_penalty) p.presence_penalty = *presence_penalty;
+  if (repetition_penalty) p.repetition_penalty = *repetition_penalty;
+  if (top_k) p.top_k = *top_k;
+  if (seed) p.seed = *seed;
+  p.logit_bias = logit_bias;
+  p.logprobs = logprobs;
+  p.top_logprobs = top_logprobs;
+  return p;
+}
+
 Sampler::Sampler(const SamplingParams& params, int64_t vocab_size, std::span<const int32_t> prompt)
     : params_(params), vocab_(vocab_size) {
   seed_ = params.seed ? *params.seed : (uint64_t(std::random_device{}()) << 32) ^ std::random_device{}();

@@ -31,6 +31,18 @@ struct SamplingParams {
   void validate(int64_t vocab_size) const;
 };
 
+// Values a request sets explicitly; the rest come from the model's generation defaults.
+struct SamplingOverrides {
+  std::optional<float> temperature, top_p, min_p, frequency_penalty, presence_penalty, repetition_penalty;
+  std::optional<int32_t> top_k;
+  std::optional<uint64_t> seed;
+  std::map<int32_t, float> logit_bias;
+  bool logprobs = false;
+  int32_t top_logprobs = 0;
+
+  SamplingParams apply_to(SamplingParams defaults) const;
+};
+
 struct TokenLogprob {
   int32_t token;
   float logprob;
