@@ -37,8 +37,11 @@ struct GrammarOptions {
 
 // The tokens of one tokenizer: each id's raw bytes (byte-level BPE tokens decoded to bytes, added
 // tokens as their UTF-8 text; ids without a token may be empty), which ids end a sequence, and
-// which are special. Special tokens are never produced by matching text: the grammar must name
-// them with GrammarBuilder::token. Built once per tokenizer and shared.
+// which are special. Special tokens are never produced by matching text, only where a grammar names
+// them with GrammarBuilder::token. Pass every control token as special, not only those flagged
+// "special" in tokenizer.json: DeepSeek's <｜tool▁calls▁begin｜>, <｜User｜>, <think>... are added
+// tokens with special=false, and a model must not emit them inside a JSON string. Built once per
+// tokenizer and shared.
 class Vocabulary {
  public:
   Vocabulary(std::vector<std::string> token_bytes, std::vector<int32_t> eos_ids,

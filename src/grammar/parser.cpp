@@ -329,12 +329,9 @@ std::string Parser::shortest_completion() const {
   size_t mark = stepper_.nodes.size();
   std::vector<int32_t> cur(current().begin(), current().end());
   Heads trial, best_heads;
-  // Greedy descent on the completion cost; each step keeps only the cheapest continuation.
-  for (int guard = 0; guard < 1'000'000 && !cur.empty(); ++guard) {
-    int32_t best_head = cur[0];
-    for (int32_t h : cur) {
-      if (completion_cost(h) < completion_cost(best_head)) best_head = h;
-    }
+  // Greedy descent on the completion cost: each step takes the byte (or special token), from any
+  // stack, that leaves the cheapest continuation, and keeps only that continuation.
+  for (int guard = 0; guard < 100'000 && !cur.empty(); ++guard) {
     int64_t best_cost = INT64_MAX;
     std::string best_text;
     auto consider = [&](const std::string& text) {
@@ -350,16 +347,19 @@ std::string Parser::shortest_completion() const {
         best_heads = trial;
       }
     };
-    const int32_t single[] = {best_head};
-    for (int b = 0; b < 256; ++b) {
-      if (p_.next(stepper_.nodes[best_head].state, static_cast<uint8_t>(b)) < 0) continue;
-      stepper_.step_byte(single, static_cast<uint8_t>(b), trial);
-      consider(std::string(1, static_cast<char>(b)));
-    }
-    const StateInfo& st = p_.states[stepper_.nodes[best_head].state];
-    for (uint32_t i = st.symbols_begin; i < st.symbols_end; ++i) {
-      stepper_.step_symbol(single, p_.symbol_edges[i].symbol, trial);
-      consider(p_.symbol_text[p_.symbol_edges[i].symbol]);
+    for (int32_t head : cur) {
+      const int32_t single[] = {head};
+      int32_t state = stepper_.nodes[head].state;
+      for (int b = 0; b < 256; ++b) {
+        if (p_.next(state, static_cast<uint8_t>(b)) < 0) continue;
+        stepper_.step_byte(single, static_cast<uint8_t>(b), trial);
+        consider(std::string(1, static_cast<char>(b)));
+      }
+      const StateInfo& st = p_.states[state];
+      for (uint32_t i = st.symbols_begin; i < st.symbols_end; ++i) {
+        stepper_.step_symbol(single, p_.symbol_edges[i].symbol, trial);
+        consider(p_.symbol_text[p_.symbol_edges[i].symbol]);
+      }
     }
     if (best_cost == INT64_MAX) break;
     out += best_text;

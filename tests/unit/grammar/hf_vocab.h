@@ -16,6 +16,9 @@ namespace r1::grammar::testing {
 
 struct HfVocab {
   std::vector<std::string> tokens;  // index = id; ids without a token are empty
+  // Every added token, whatever its "special" flag: DeepSeek's chat and tool-call markers are
+  // added tokens with special=false, and a grammar must never let a model spell one out as text
+  // inside a JSON value.
   std::vector<int32_t> special_ids;
   std::vector<int32_t> eos_ids;
 };
@@ -68,7 +71,7 @@ inline HfVocab load_hf_vocab(const std::string& path, int32_t vocab_size,
     int32_t id = a["id"].get<int32_t>();
     if (id < 0 || id >= vocab_size) continue;
     v.tokens[id] = a["content"].get<std::string>();
-    if (a["special"].get<bool>()) v.special_ids.push_back(id);
+    v.special_ids.push_back(id);
     if (a["content"].get<std::string>() == eos_text) v.eos_ids.push_back(id);
   }
   return v;
