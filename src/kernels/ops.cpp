@@ -112,6 +112,11 @@ void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y) {
            y.cols);
   R1_CHECK(x.stride >= x.cols && y.stride >= y.cols);
   if (x.rows == 0 || w.rows == 0) return;
+  {
+    auto addr = [](const float* p) { return reinterpret_cast<uintptr_t>(p); };
+    uintptr_t x_end = addr(x.row(x.rows - 1) + x.cols), y_end = addr(y.row(y.rows - 1) + y.cols);
+    R1_CHECK(x_end <= addr(y.data) || y_end <= addr(x.data), "matmul: y overlaps x");
+  }
   if (w.cols == 0) {
     for (int64_t t = 0; t < y.rows; ++t) std::fill(y.row(t), y.row(t) + y.cols, 0.0f);
     return;

@@ -78,6 +78,8 @@ void set_isa(Isa isa);
 // y[t, o] = Σ_k x[t, k] · W[o, k]  for t < x.rows, o < w.rows. Requires x.cols == w.cols,
 // y.rows == x.rows, y.cols == w.rows. Weight types: F32, F16, BF16, F8_E4M3 (+ scales).
 // Parallel over output columns; each y element follows the numerics contract above.
+// y must not overlap x. Decode-sized T streams the weights once for all rows; larger T uses a
+// per-thread f32 panel of a few hundred KiB, allocated on a thread's first such call and kept.
 void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y);
 
 // Dot product of two f32 vectors, contract order.

@@ -83,10 +83,10 @@ TEST(Matmul, ModelShapesMatchScalar) {
   struct Shape {
     int64_t o, k;
   };
-  for (Shape sh : {Shape{70, 1536}, Shape{70, 8960}, Shape{131, 7168}}) {
+  for (Shape sh : {Shape{70, 1536}, Shape{70, 8960}, Shape{67, 7168}}) {
     for (DType d : kTypes) {
       auto w = make_weight(d, sh.o, sh.k, rng);
-      for (int64_t t : {1, 4, 9, 50}) {
+      for (int64_t t : {1, 4, 13}) {
         auto x = make_acts(t, sh.k, sh.k, rng);
         std::vector<float> want;
         {
@@ -110,7 +110,7 @@ TEST(Matmul, BatchAndThreadInvariant) {
   ThreadPool p1(1), p2(2), p3(3);
   for (DType d : kTypes) {
     auto w = make_weight(d, 203, 777, rng);
-    for (int64_t t : {2, 5, 8, 49, 100}) {
+    for (int64_t t : {2, 5, 8, 49}) {
       auto x = make_acts(t, 777, 777, rng);
       for (Isa isa : test::supported_isas()) {
         IsaScope s(isa);
