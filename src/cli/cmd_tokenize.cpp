@@ -12,19 +12,22 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "formats/checkpoint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace r1::cli {
 namespace {
 
+// A directory with tokenizer.json (weights not needed), or a .gguf file carrying its tokenizer.
 Tokenizer load_tokenizer(const std::string& model) {
   const std::string path = resolve_model_path(model);
-  if (!std::filesystem::is_directory(path))
-    fail(ErrorKind::kUnsupported,
-         "--model {}: expected a directory holding tokenizer.json (tokenizers inside .gguf files "
-         "are not supported yet)",
-         path);
-  return Tokenizer::from_dir(path);
+  if (std::filesystem::is_directory(path)) return Tokenizer::from_dir(path);
+  if (!std::filesystem::exists(path)) fail(ErrorKind::kNotFound, "--model {}: no such file or directory", path);
+  const auto checkpoint = open_checkpoint(path);
+  if (!checkpoint->tokenizer_json)
+    fail(ErrorKind::kNotFound, "--model {}: the file carries no tokenizer", path);
+  return Tokenizer::from_json(*checkpoint->tokenizer_json,
+                              checkpoint->tokenizer_config ? &*checkpoint->tokenizer_config : nullptr);
 }
 
 std::string ids_json(const std::vector<int32_t>& ids) {
