@@ -377,7 +377,8 @@ void PreTokenizer::run(std::string& buf, std::vector<Piece>& pieces) const {
       case Step::Kind::kByteLevel:
         for (Piece p : pieces) {
           if (step.add_prefix_space && buf[p.begin] != ' ') {
-            const std::string spaced = " " + buf.substr(p.begin, p.end - p.begin);
+            std::string spaced(1, ' ');
+            spaced.append(buf, p.begin, p.end - p.begin);
             const auto start = static_cast<uint32_t>(buf.size());
             buf += spaced;
             p = {start, static_cast<uint32_t>(buf.size())};
