@@ -532,7 +532,9 @@ Value f_sort(Interpreter& in, const Value& v, Args& a) {
     } else {
       List parts;
       for (const auto& at : attrs) parts.push_back(sort_key(attribute_path(in, items[i], at), cs));
-      keyed.emplace_back(attrs.size() == 1 ? parts[0] : Value::tuple(std::move(parts)), i);
+      // Jinja2 sorts by a list of attribute values even for one attribute, so equal (or
+      // equally undefined) keys never reach the `<` that would reject them.
+      keyed.emplace_back(Value::tuple(std::move(parts)), i);
     }
   }
   // Python's sort is stable in both directions (reverse keeps equal items in order).

@@ -265,6 +265,33 @@ case("err_unknown_filter", "{{ x | nosuchfilter }}")
 case("err_unknown_test", "{{ x is nosuchtest }}")
 case("err_unterminated_comment", "{# unterminated comment")
 
+# ---- lexing corners, unicode, formatting ----
+case("lex_delimiters_in_strings", "{{ '%}' }}|{% set x = '}}' %}{{ x }}|{{ '{{' }}|{{ {'a': {'b': 1}} }}|{{ [{'a': [1]}] }}")
+case("lex_comment_minus", "{#- x -#}  a {#- y #} b")
+case("lex_no_spaces", "{{x}}{%if x%}!{%endif%}", x=3)
+case("loop_else_has_no_loop", "{% for i in [] %}{% else %}{{ loop }}{% endfor %}")
+case("namespace_in_macro", "{% macro m() %}{% set ns.x = ns.x ~ 'm' %}{% endmacro %}{% set ns = namespace(x='') %}{{ m() }}{{ m() }}{{ ns.x }}")
+case("loop_reads_outer_then_sets", "{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}{{ x }}")
+case("set_unpack_string", "{% set a, b = 'xy' %}{{ b }}{{ a }}")
+case("sort_multi_attribute", "{{ [{'a': 2, 'b': 1}, {'a': 1, 'b': 2}, {'a': 1, 'b': 1}]|sort(attribute='a,b') }}")
+case("sort_missing_attribute", "{{ ['bb', 'a', 'ccc']|sort(attribute='length')|list }}")
+case("select_aliases", "{{ ['x', 'y']|select('equalto', 'x')|list }} {{ ['x', 'y']|select('==', 'x')|list }} {{ [{'n': 1}, {'n': 3}]|selectattr('n', '>', 1)|list }} {{ 9 is divisibleby(num=3) }}")
+case("misc_values", "{{ 5|string|length }} {{ 1e-3 }} {{ 'a' if 'b' }} {{ true and none }} {{ [] + [1] }} {{ [1, 2] == (1, 2) }}")
+case("macro_minus_body", "{% macro m() -%}  x  {%- endmacro %}[{{ m() }}]")
+case("filter_block_indent_and_double_caller", "{% filter indent(2) %}a\nb\n{% endfilter %}|{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% call m() %}z{% endcall %}")
+case("range_pipelines", "{{ range(3)|reverse|list }} {{ range(10)|batch(3)|map('sum')|list }} {{ range(5)|select('odd')|map('string')|join('+') }}")
+case("dict_method_names_win", "{{ {'items': 1}['items'] }} {{ {'keys': 2}['keys'] }} {{ x['items'] }}", x={"type": "array", "items": {"type": "string"}})
+case("schema_walk", "{% for k, v in x.properties.items() %}{{ k }}:{{ v.type }}{{ ' (required)' if k in x.required }};{% endfor %}",
+     x={"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["a"]})
+case("float_list_print_and_json", "{{ x }}|{{ x|tojson }}", x=[1.5, 2.0, 1e-7, 123456789.123, -0.0, 1e300])
+case("percent_format_flags", "{{ '%.3f|%10.2e|%-8s|%+5d|%o|%X|%#x|%#o|%%' % (3.14159, 12345.6789, 'ab', 7, 8, 255, 255, 8) }}")
+case("brace_format_specs", "{{ '{:08.3f}|{:e}|{:g}|{:%}|{:_}|{:b}|{:o}|{:c}|{:>+6d}'.format(3.14159, 1234.5, 0.00001, 0.25, 1234567, 5, 8, 65, 42) }}")
+case("brace_format_fields", "{{ '{0[0]}{0[1]}{1.x}'.format('ab', {'x': 'c'}) }}")
+case("unicode_case", "{{ 'ß'|upper }} {{ 'ÉCOLE'|lower }} {{ 'straße'.upper() }} {{ 'ÀÉÎ'|length }} {{ 'élan vital'|title }} {{ 'ÉLAN'|capitalize }}")
+case("unicode_whitespace", "{{ '  \u00a0x\u3000 '|trim }}|{{ ' \u2003 a \u2003'.strip() }}|{{ 'a\u00a0b'.split() }}")
+case("astral_characters", "{% for c in 'a😀b' %}[{{ c }}]{% endfor %} {{ 'a😀b'|length }} {{ 'a😀b'[1] }} {{ 'a😀b'|reverse }} {{ '😀'|tojson }} {{ '😀'|tojson(ensure_ascii=true) }}")
+case("control_characters", "{{ x }}|{{ x|tojson }}|{{ [x] }}", x="\u0000\u001f\u007f\u0080\u00ad\u2028\ufeff é")
+
 # ---- whole templates in the style of real chat templates (written for these tests) ----
 TOOL_TEMPLATE = """{%- macro render_args(args) -%}
 {%- for key, value in args.items() -%}

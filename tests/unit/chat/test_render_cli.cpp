@@ -83,7 +83,7 @@ TEST_F(RenderCli, ErrorsAreOneLineWithFileLineAndColumn) {
   const std::string msgs = write("m.json", R"([{"role": "user", "content": "x"}])");
   Result r = run("--template " + tmpl + " --messages " + msgs);
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.out, "r1: error: " + tmpl + ":2:25: can only concatenate str (not \"int\") to str\n");
+  EXPECT_EQ(r.out, "r1: error: " + tmpl + ":2:24: can only concatenate str (not \"int\") to str\n");
   r = run("--template " + tmpl + " --messages " + write("bad.json", "[{"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("invalid JSON"), std::string::npos) << r.out;
