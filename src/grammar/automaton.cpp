@@ -18,7 +18,7 @@ namespace {
 
 constexpr uint64_t kInlineSize = 4000;     // rules up to this size are inlined wherever used
 constexpr uint64_t kHoistProduct = 20000;  // repeat copies × item size above this → a rule
-constexpr int kMaxBuildDepth = 20000;
+constexpr int kMaxBuildDepth = 2000;
 
 enum class EdgeKind : uint8_t { kEps, kByte, kCall, kSymbol };
 
@@ -597,6 +597,10 @@ void Compiler::layout() {
     p_.class_maps.insert(p_.class_maps.end(), dfas_[r].class_map.begin(), dfas_[r].class_map.end());
     rules.push_back(info);
     total += kept;
+  }
+  if (static_cast<size_t>(total) > kMaxDfaStates) {
+    fail(ErrorKind::kLimit, "grammar too large ({} automaton states, the limit is {})", total,
+         kMaxDfaStates);
   }
   p_.rules = std::move(rules);
   p_.root_rule = 0;

@@ -251,13 +251,17 @@ class SchemaCompiler {
     }
     std::vector<int32_t> alts;
     for (const Json& v : values) {
-      if (has_type(v, types)) alts.push_back(literal_value(v));
+      if (has_type(v, types)) alts.push_back(literal_value(v, path, 0));
     }
     return b_.choice(alts);
   }
 
   // One JSON value, written as dumped, with the usual whitespace allowed between its tokens.
-  int32_t literal_value(const Json& v) {
+  int32_t literal_value(const Json& v, const std::string& path, int depth) {
+    if (depth > kMaxNesting) {
+      fail(ErrorKind::kLimit, "enum/const value at {} nested deeper than {} levels", where(path),
+           kMaxNesting);
+    }
     int32_t ws = b_.ws();
     if (v.is_object()) {
       std::vector<int32_t> parts{b_.bytes("{"), ws};
@@ -266,7 +270,7 @@ class SchemaCompiler {
         if (!first) parts.insert(parts.end(), {ws, b_.bytes(","), ws});
         first = false;
         parts.insert(parts.end(), {b_.bytes(json_string_literal(it.key())), ws, b_.bytes(":"), ws,
-                                   literal_value(it.value())});
+                                   literal_value(it.value(), path, depth + 1)});
       }
       if (!first) parts.push_back(ws);
       parts.push_back(b_.bytes("}"));
@@ -276,7 +280,7 @@ class SchemaCompiler {
       std::vector<int32_t> parts{b_.bytes("["), ws};
       for (size_t i = 0; i < v.size(); ++i) {
         if (i) parts.insert(parts.end(), {ws, b_.bytes(","), ws});
-        parts.push_back(literal_value(v[i]));
+        parts.push_back(literal_value(v[i], path, depth + 1));
       }
       if (!v.empty()) parts.push_back(ws);
       parts.push_back(b_.bytes("]"));

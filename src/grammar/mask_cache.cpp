@@ -86,6 +86,12 @@ class Classifier {
       ++i;
     }
     cache_.walk_nodes[state] = visited;
+    total_steps_ += visited;
+    if (total_steps_ > kMaxWalkSteps) {
+      fail(ErrorKind::kLimit,
+           "grammar too expensive to prepare for this vocabulary (more than {} trie steps; "
+           "simplify long bounded repetitions)", kMaxWalkSteps);
+    }
     finish(state, counted);
   }
 
@@ -204,6 +210,7 @@ class Classifier {
   std::vector<uint8_t> pending_, exited_;
   std::vector<std::pair<int32_t, uint32_t>> accepted_;
   std::vector<int32_t> uncertain_;
+  uint64_t total_steps_ = 0;
 };
 
 }  // namespace

@@ -80,8 +80,11 @@ class Program {
   std::vector<int32_t> min_to_end;
 };
 
-// Limits on automaton size: a schema beyond them is an r1::Error (kind kLimit).
-inline constexpr size_t kMaxNfaStates = 4'000'000;
-inline constexpr size_t kMaxDfaStates = 400'000;
+// Limits on automaton size and on the precomputation (steps through the vocabulary trie, about
+// 10-20 ns each): a grammar beyond them is an r1::Error (kind kLimit). Real schemas stay far below
+// (a few thousand states, a few million steps).
+inline constexpr size_t kMaxNfaStates = 2'000'000;
+inline constexpr size_t kMaxDfaStates = 200'000;
+inline constexpr uint64_t kMaxWalkSteps = 150'000'000;
 
 }  // namespace r1::grammar::detail
