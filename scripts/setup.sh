@@ -37,7 +37,7 @@ fi
 
 # npm packages for the tests (pinned by package-lock.json).
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-for dir in tests/e2e bench/tokenizer; do
+for dir in tests/e2e/server bench/tokenizer; do
   if [[ -f "$root/$dir/package.json" && ! -d "$root/$dir/node_modules" ]]; then
     (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -275,15 +275,18 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       std::lock_guard<std::mutex> lock(live_mutex);
       live.insert(ex.get());
     }
+    // Removes the exchange from `live` when the last owner (handler or stream) lets go.
     struct Unregister {
-      Impl* impl;
-      Exchange* ex;
+      Unregister(Impl* i, Exchange* e) : impl(i), ex(e) {}
+      Unregister(const Unregister&) = delete;
       ~Unregister() {
         std::lock_guard<std::mutex> lock(impl->live_mutex);
         impl->live.erase(ex);
       }
+      Impl* impl;
+      Exchange* ex;
     };
-    auto unregister = std::make_shared<Unregister>(Unregister{this, ex.get()});
+    auto unregister = std::make_shared<Unregister>(this, ex.get());
     try {
       for (int i = 0; i < pr.n; ++i) {
         GenerationRequest r = base;

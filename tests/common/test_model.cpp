@@ -67,8 +67,15 @@ std::string chat_model_dir(const std::string& golden) {
   auto& made = made_dirs.dirs;
   std::lock_guard<std::mutex> lock(m);
   if (auto it = made.find(golden); it != made.end()) return it->second;
-  const fs::path src = fs::path(R1_TEST_DATA) / "models" / golden;
   const fs::path dir = fs::temp_directory_path() / ("r1_chat_model_" + golden + "_" + std::to_string(::getpid()));
+  write_chat_model(golden, dir.string());
+  made[golden] = dir.string();
+  return dir.string();
+}
+
+void write_chat_model(const std::string& golden, const std::string& dir_name) {
+  const fs::path src = fs::path(R1_TEST_DATA) / "models" / golden;
+  const fs::path dir(dir_name);
   fs::create_directories(dir);
   fs::copy_file(src / "model.safetensors", dir / "model.safetensors", fs::copy_options::overwrite_existing);
   ordered_json config = ordered_json::parse(read_file((src / "config.json").string()));
@@ -114,8 +121,6 @@ std::string chat_model_dir(const std::string& golden) {
   write(dir / "tokenizer_config.json", tok_config.dump(2));
   write(dir / "generation_config.json",
         ordered_json{{"bos_token_id", kBos}, {"eos_token_id", kEos}, {"do_sample", true}, {"temperature", 0.6}, {"top_p", 0.95}}.dump(2));
-  made[golden] = dir.string();
-  return dir.string();
 }
 
 }  // namespace r1::testing

@@ -8,7 +8,10 @@
 
 namespace r1::testing {
 
-// Creates (once per process) and returns the directory. `golden` names a folder of
+// Writes the model directory at `dir` (created if needed).
+void write_chat_model(const std::string& golden, const std::string& dir);
+
+// Creates (once per process, in a temporary directory) and returns the directory. `golden` names a folder of
 // tests/data/models with a 512-id vocabulary.
 std::string chat_model_dir(const std::string& golden = "qwen2_tied_f32");
 
