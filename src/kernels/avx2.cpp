@@ -9,8 +9,12 @@ constexpr Isa kIsa = Isa::kAvx2;
 // 16 ymm registers: a 3 x 2 tile of 16-lane accumulators takes 12, leaving room for loads.
 constexpr int kMR = 3, kNR = 2;
 constexpr int kDirectMaxT = 3, kDirectN = 2;
+// Prefill panel of up to 64 rows within 384 KiB: AVX2-only CPUs include ones with a 512 KiB L2.
 constexpr int kOBMax = 64, kKC = 256;
-constexpr int64_t kPanelBytes = 1 << 20;
+constexpr int64_t kPanelBytes = 384 << 10;
+// Rows longer than one panel (e.g. k = 8960) keep partial sums for 48 activation rows (192 KiB)
+// across panels, so the panel is re-packed once per 48 rows.
+constexpr int kTB = 48;
 constexpr int64_t kRowGrain = 16;
 // Decode streams each weight row with an L1 prefetch this far ahead (bytes).
 constexpr int64_t kPrefetchBytes = 1024;

@@ -15,6 +15,9 @@ constexpr int kDirectMaxT = 6, kDirectN = 4;
 // k blocks of 768 keep a tile's 6 activation rows (18 KiB) in L1 while the panel streams from L2.
 constexpr int kOBMax = 64, kKC = 768;
 constexpr int64_t kPanelBytes = 768 << 10;
+// Rows longer than one panel (e.g. k = 8960) keep partial sums for 48 activation rows (192 KiB)
+// across panels, so the panel is re-packed once per 48 rows.
+constexpr int kTB = 48;
 constexpr int64_t kRowGrain = 16;
 // Decode streams each weight row with an L1 prefetch this far ahead (bytes).
 constexpr int64_t kPrefetchBytes = 1024;

@@ -217,35 +217,35 @@ void direct_dispatch(const ConstMatView& x, const WeightView& w, const MatView& 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Blocked path: a panel of ob weight rows (all of k) is converted to f32 once into per-thread
+// Blocked path: a panel of up to kOBMax weight rows is converted to f32 once into per-thread
 // scratch, then every group of kMR activation rows runs over it in k blocks of kKC (so the
-// activation tile stays in L1), keeping unfinished partial sums of the kMR x ob outputs in a
-// small buffer exactly as the registers held them.
+// activation tile stays in L1), keeping unfinished partial sums in a buffer exactly as the
+// registers held them.
 
 static_assert(kKC % 16 == 0, "k blocks are whole vectors");
 
-// Rows o0..o0+ob-1 of w as f32 into the panel wp, zero-padded to whole 16-column chunks. Layout:
-// groups of kNR rows (one register tile), each group chunk-major with its rows interleaved
-// (chunk c of row n of group g at ((g * chunks + c) * kNR + n) * 16), so a tile reads one
-// sequential stream.
+// Rows o0..o0+ob-1, columns k0..k0+kw-1 of w as f32 into the panel wp, zero-padded to whole
+// 16-column chunks. Layout: groups of kNR rows (one register tile), each group chunk-major with
+// its rows interleaved (chunk c of row n of group g at ((g * chunks + c) * kNR + n) * 16), so a
+// tile reads one sequential stream.
 template <Wt D>
-void pack_panel(const WeightView& w, int64_t o0, int64_t ob, float* wp, int64_t chunks) noexcept {
-  const int64_t K = w.cols;
+void pack_panel(const WeightView& w, int64_t o0, int64_t ob, int64_t k0, int64_t kw, float* wp,
+                int64_t chunks) noexcept {
   for (int64_t r = 0; r < ob; ++r) {
     const uint8_t* row = row_ptr(w, o0 + r, kElemBytes<D>);
     float* dst = wp + ((r / kNR) * chunks * kNR + r % kNR) * 16;
     const float* srow = nullptr;
     if constexpr (D == Wt::kFP8) srow = scale_row(w, o0 + r);
     int64_t c = 0;
-    for (; c + 16 <= K; c += 16) {
-      V16 v = wload<D>(row, c);
-      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[c / 128]);
+    for (; c + 16 <= kw; c += 16) {
+      V16 v = wload<D>(row, k0 + c);
+      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[(k0 + c) / 128]);
       store(dst + c * kNR, v);
     }
-    if (c < K) {
-      V16 v = wload_n<D>(row, c, int(K - c));
-      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[c / 128]);
-      store(dst + c * kNR, v);  // lanes past K are zero
+    if (c < kw) {
+      V16 v = wload_n<D>(row, k0 + c, int(kw - c));
+      if constexpr (D == Wt::kFP8) v = fp8_dequant(v, srow[(k0 + c) / 128]);
+      store(dst + c * kNR, v);  // lanes past kw are zero
     }
   }
 }
@@ -297,17 +297,18 @@ R1_SIMD_INLINE void packed_tile_rest(int64_t nr, const float* const (&xr)[M], in
   }
 }
 
-// M activation rows (xrows[m], full k) against the ob panel rows; y points at y[t0][o0].
+// M activation rows (xrows[m]) against the ob panel rows over k in [kb, ke) of K; the panel's
+// column 0 is k = kb. y points at y[t0][o0].
 template <int M>
-void packed_strip(const float* const* xrows, int64_t K, const float* wp, int64_t chunks,
-                  int64_t ob, float* part, float* y, int64_t ys) noexcept {
+void packed_strip(const float* const* xrows, int64_t kb, int64_t ke, int64_t K, const float* wp,
+                  int64_t chunks, int64_t ob, float* part, float* y, int64_t ys) noexcept {
   const int64_t group = chunks * kNR * 16;  // floats per panel group
-  for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-    const int64_t kc = min_of<int64_t>(kKC, K - k0);
+  for (int64_t k0 = kb; k0 < ke; k0 += kKC) {
+    const int64_t kc = min_of<int64_t>(kKC, ke - k0);
     const bool first = k0 == 0, last = k0 + kc == K;
     const float* xr[M];
     R1_UNROLL for (int m = 0; m < M; ++m) xr[m] = xrows[m] + k0;
-    const float* wk = wp + k0 * kNR;
+    const float* wk = wp + (k0 - kb) * kNR;
     int64_t o = 0;
     for (; o + kNR <= ob; o += kNR)
       packed_tile<M, kNR>(xr, kc, wk + (o / kNR) * group, part + o * kMR * 16, first, last, y + o, ys);
@@ -317,8 +318,8 @@ void packed_strip(const float* const* xrows, int64_t K, const float* wp, int64_t
   }
 }
 
-using PackedStripFn = void (*)(const float* const* xrows, int64_t K, const float* wp,
-                               int64_t chunks, int64_t ob, float* part, float* y,
+using PackedStripFn = void (*)(const float* const* xrows, int64_t kb, int64_t ke, int64_t K,
+                               const float* wp, int64_t chunks, int64_t ob, float* part, float* y,
                                int64_t ys) noexcept;
 template <int... M>
 constexpr auto make_packed_strips(std::integer_sequence<int, M...>) {
@@ -329,24 +330,42 @@ constexpr auto make_packed_strips(std::integer_sequence<int, M...>) {
 }
 constexpr auto kPackedStrips = make_packed_strips(std::make_integer_sequence<int, kMR>{});
 
+// Columns of a full-height (kOBMax-row) panel within the budget, in whole k blocks.
+constexpr int64_t kPanelCols = kPanelBytes / (kOBMax * 4) / kKC * kKC;
+static_assert(kPanelCols >= kKC, "panel budget below one k block");
+static_assert(kTB % kMR == 0, "a t block holds whole activation strips");
+
 template <Wt D>
 void blocked_rows(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
                   int64_t o_end) noexcept {
   const int64_t T = x.rows, K = w.cols;
-  const int64_t chunks = (K + 15) / 16;
-  // As many panel rows as fit the L2 budget, in whole register tiles.
-  int64_t ob_max = kPanelBytes / (chunks * 64) / kNR * kNR;
-  ob_max = ob_max < kNR ? kNR : (ob_max > kOBMax ? kOBMax : ob_max);
-  float* wp = thread_scratch(size_t(ob_max * chunks * 16));
-  alignas(64) float part[kMR * kOBMax * 16];
-  for (int64_t o0 = o_begin; o0 < o_end; o0 += ob_max) {
-    const int64_t ob = min_of<int64_t>(ob_max, o_end - o0);
-    pack_panel<D>(w, o0, ob, wp, chunks);
-    for (int64_t t0 = 0; t0 < T; t0 += kMR) {
-      const int64_t mr = min_of<int64_t>(kMR, T - t0);
-      const float* xr[kMR];
-      for (int64_t m = 0; m < mr; ++m) xr[m] = xrow(x, t0 + m);
-      kPackedStrips.f[mr - 1](xr, K, wp, chunks, ob, part, yrow(y, t0) + o0, y.stride);
+  // Up to kPanelCols columns the panel covers all of k and serves every activation row. Longer
+  // rows are split into panels of kPanelCols columns; the partial sums of kTB activation rows
+  // then persist across panels, and each panel is packed once per kTB rows.
+  const bool split = K > kPanelCols;
+  const int64_t kp = split ? kPanelCols : K;
+  const int64_t chunks = (kp + 15) / 16;
+  const int64_t tb_max = split ? kTB : T;
+  const int64_t part_strip = kMR * kOBMax * 16;  // floats of partial sums per activation strip
+  const int64_t panel_floats = kOBMax * chunks * 16;
+  float* wp = thread_scratch(size_t(panel_floats + (split ? kTB / kMR : 1) * part_strip));
+  float* part = wp + panel_floats;
+  for (int64_t o0 = o_begin; o0 < o_end; o0 += kOBMax) {
+    const int64_t ob = min_of<int64_t>(kOBMax, o_end - o0);
+    for (int64_t t0 = 0; t0 < T; t0 += tb_max) {
+      const int64_t tb = min_of<int64_t>(tb_max, T - t0);
+      for (int64_t kp0 = 0; kp0 < K; kp0 += kp) {
+        const int64_t kw = min_of<int64_t>(kp, K - kp0);
+        pack_panel<D>(w, o0, ob, kp0, kw, wp, chunks);
+        for (int64_t t = 0; t < tb; t += kMR) {
+          const int64_t mr = min_of<int64_t>(kMR, tb - t);
+          const float* xr[kMR];
+          for (int64_t m = 0; m < mr; ++m) xr[m] = xrow(x, t0 + t + m);
+          float* sp = split ? part + (t / kMR) * part_strip : part;
+          kPackedStrips.f[mr - 1](xr, kp0, kp0 + kw, K, wp, chunks, ob, sp, yrow(y, t0 + t) + o0,
+                                  y.stride);
+        }
+      }
     }
   }
 }

@@ -103,6 +103,26 @@ TEST(Matmul, ModelShapesMatchScalar) {
   }
 }
 
+// Rows longer than one prefill panel (split k, partial sums kept across panels) with more
+// activation rows than one t block, remainders everywhere.
+TEST(Matmul, SplitPanelsMatchScalar) {
+  ThreadPool pool(2);
+  std::mt19937 rng(21);
+  for (DType d : kTypes) {
+    auto w = make_weight(d, 70, 4500, rng, 2);
+    auto x = make_acts(55, 4500, 4501, rng, 3);
+    std::vector<float> want;
+    {
+      IsaScope s(Isa::kScalar);
+      want = run_matmul(pool, x.view, w.view);
+    }
+    for (Isa isa : test::supported_isas()) {
+      IsaScope s(isa);
+      expect_same(run_matmul(pool, x.view, w.view), want, 55, 70, 70, label(isa, d, 55, 70, 4500));
+    }
+  }
+}
+
 // Row t of a T-row product equals the same row computed alone, for every path, and the thread
 // count changes nothing: seeded generation gives the same tokens alone or in a batch.
 TEST(Matmul, BatchAndThreadInvariant) {
