@@ -424,8 +424,9 @@ GgufFile parse_gguf(const std::byte* data, uint64_t size, const std::string& nam
   if (const GgufValue* a = out.find("general.alignment")) {
     if (a->type != GgufType::kUint32)
       fail("{}: metadata 'general.alignment' must be uint32, found {}", name, gguf_type_name(a->type));
-    if (a->u == 0 || (a->u & (a->u - 1)) != 0)
-      fail("{}: general.alignment = {} is not a power of two", name, a->u);
+    // The specification requires a multiple of 8; it also keeps every block's f16 scale aligned.
+    if (a->u < 8 || (a->u & (a->u - 1)) != 0)
+      fail("{}: general.alignment = {} is not a power of two that is a multiple of 8", name, a->u);
     out.alignment = a->u;
   }
 
@@ -521,7 +522,7 @@ bool is_gguf_file(const std::string& path) {
 // ---- writing ----
 
 GgufWriter::GgufWriter(std::string path, uint64_t alignment) : path_(std::move(path)), alignment_(alignment) {
-  R1_CHECK(alignment_ > 0 && (alignment_ & (alignment_ - 1)) == 0);
+  R1_CHECK(alignment_ >= 8 && (alignment_ & (alignment_ - 1)) == 0);
   if (alignment_ != 32) set("general.alignment", GgufValue::of_u32(uint32_t(alignment_)));
 }
 

@@ -306,6 +306,9 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_from_hf(const json
     }
   }
   if (by_id.empty()) fail("{}: the tokenizer has no tokens", source);
+  if (vocab_size > 0 && by_id.rbegin()->first >= vocab_size)
+    fail("{}: the tokenizer has token id {}, outside the model's vocab_size {}", source, by_id.rbegin()->first,
+         vocab_size);
   const int64_t n = std::max(vocab_size, by_id.rbegin()->first + 1);
   std::vector<std::string> tokens(static_cast<size_t>(n));
   std::vector<int32_t> types(static_cast<size_t>(n));

@@ -333,6 +333,105 @@ INSTANTIATE_TEST_SUITE_P(Models, Q8Golden,
                          ::testing::Values("qwen2_untied_bf16", "qwen2_tied_f32", "llama_llama3rope_bf16",
                                            "dsv3_v3style_f32", "dsv3_v2litestyle_bf16", "dsv3_fp8_blocks"));
 
+// The _M recipe on a model whose rows are whole k-quant blocks (qwen2_rand256: hidden 256,
+// ffn 512, 2 layers), converted from a GGUF source: output Q6_K, attn_v and ffn_down Q6_K in the
+// "more bits" layers (here layer 1 of 2), the rest Q4_K, 1-D tensors F32; --pure: all Q4_K.
+// The source's tokenizer metadata is carried over unchanged.
+TEST(GgufExport, Q4_K_MRecipeAndTokenizerFromGguf) {
+  const std::string src = gguf_fixture("qwen2_rand256.Q8_0.gguf");
+  for (bool pure : {false, true}) {
+    const std::string out = (scratch() / fmt::format("rand256.Q4_K_M{}.gguf", pure ? ".pure" : "")).string();
+    GgufExportOptions o;
+    o.convert.type = GgufFileType::kQ4_K_M;
+    o.convert.pure = pure;
+    export_gguf(src, out, o);
+    GgufFile g = open_gguf(out);
+    EXPECT_EQ(g.get_int("general.file_type"), 15);
+    for (const GgufTensorInfo& t : g.tensors) {
+      DType want = DType::kQ4_K;
+      if (t.dims.size() == 1) want = DType::kF32;
+      else if (!pure && (t.name == "output.weight" || t.name == "blk.1.attn_v.weight" || t.name == "blk.1.ffn_down.weight"))
+        want = DType::kQ6_K;
+      EXPECT_EQ(t.view.dtype, want) << t.name << (pure ? " (pure)" : "");
+    }
+    GgufFile s = open_gguf(src);
+    for (const char* key : {"tokenizer.ggml.model", "tokenizer.ggml.pre"})
+      EXPECT_EQ(g.get_string(key), s.get_string(key)) << key;
+    for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"})
+      EXPECT_EQ(g.get_int(key), s.get_int(key)) << key;
+    EXPECT_EQ(g.get_bool_opt("tokenizer.ggml.add_bos_token"), s.get_bool_opt("tokenizer.ggml.add_bos_token"));
+    EXPECT_EQ(g.get_array("tokenizer.ggml.tokens", GgufType::kString).strings,
+              s.get_array("tokenizer.ggml.tokens", GgufType::kString).strings);
+    EXPECT_EQ(g.get_array("tokenizer.ggml.merges", GgufType::kString).strings,
+              s.get_array("tokenizer.ggml.merges", GgufType::kString).strings);
+    EXPECT_EQ(g.get_array("tokenizer.ggml.token_type", GgufType::kInt32).ints,
+              s.get_array("tokenizer.ggml.token_type", GgufType::kInt32).ints);
+  }
+}
+
+// A Hugging Face directory with tokenizer files: they are embedded; a tokenizer larger than the
+// model's vocabulary is refused.
+TEST(GgufExport, TokenizerFromHfDirectory) {
+  const fs::path dir = scratch() / "hf_with_tokenizer";
+  fs::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors"})
+    fs::copy_file(model_dir("qwen2_untied_bf16") + "/" + f, dir / f, fs::copy_options::overwrite_existing);
+  // The fixture GGUF's tokenizer (512 tokens) as tokenizer.json / tokenizer_config.json.
+  std::shared_ptr<Checkpoint> fixture = open_checkpoint(gguf_fixture("qwen2_untied_bf16.f16.gguf"));
+  std::ofstream(dir / "tokenizer.json") << fixture->tokenizer_json->dump();
+  std::ofstream(dir / "tokenizer_config.json") << fixture->tokenizer_config->dump();
+  const std::string out = (scratch() / "hf_with_tokenizer.gguf").string();
+  GgufExportOptions o;
+  o.convert.type = GgufFileType::kF16;
+  export_gguf(dir.string(), out, o);
+  GgufFile mine = open_gguf(out), theirs = open_gguf(gguf_fixture("qwen2_untied_bf16.f16.gguf"));
+  EXPECT_EQ(mine.get_string("general.name"), "hf_with_tokenizer");
+  EXPECT_EQ(mine.get_array("tokenizer.ggml.tokens", GgufType::kString).strings,
+            theirs.get_array("tokenizer.ggml.tokens", GgufType::kString).strings);
+  EXPECT_EQ(mine.get_array("tokenizer.ggml.token_type", GgufType::kInt32).ints,
+            theirs.get_array("tokenizer.ggml.token_type", GgufType::kInt32).ints);
+  EXPECT_EQ(mine.get_array("tokenizer.ggml.merges", GgufType::kString).strings,
+            theirs.get_array("tokenizer.ggml.merges", GgufType::kString).strings);
+  EXPECT_EQ(mine.get_string("tokenizer.ggml.pre"), "default");
+  EXPECT_EQ(mine.get_int("tokenizer.ggml.eos_token_id"), 1);
+  // Exported without a tokenizer on request.
+  o.tokenizer = false;
+  const std::string bare = (scratch() / "hf_without_tokenizer.gguf").string();
+  export_gguf(dir.string(), bare, o);
+  EXPECT_EQ(open_gguf(bare).find("tokenizer.ggml.tokens"), nullptr);
+  // DeepSeek-R1's 128815-token tokenizer does not fit a 512-token model.
+  fs::copy_file(std::string(R1_TEST_DATA) + "/tokenizers/deepseek-r1/tokenizer.json", dir / "tokenizer.json",
+                fs::copy_options::overwrite_existing);
+  o.tokenizer = true;
+  try {
+    export_gguf(dir.string(), (scratch() / "bad.gguf").string(), o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("outside the model's vocab_size 512"));
+  }
+  EXPECT_FALSE(fs::exists(scratch() / "bad.gguf"));
+}
+
+// Source checks report every problem at once.
+TEST(GgufExport, BadSourceListsEveryProblem) {
+  const fs::path dir = scratch() / "hf_bad";
+  fs::create_directories(dir);
+  nlohmann::json cfg = read_json_file(model_dir("qwen2_untied_bf16") + "/config.json");
+  cfg["num_hidden_layers"] = 3;       // a layer the file does not have
+  cfg["intermediate_size"] = 100;     // every MLP matrix mis-shaped
+  std::ofstream(dir / "config.json") << cfg.dump();
+  fs::copy_file(model_dir("qwen2_untied_bf16") + "/model.safetensors", dir / "model.safetensors",
+                fs::copy_options::overwrite_existing);
+  try {
+    GgufExportOptions o;
+    export_gguf(dir.string(), (scratch() / "bad2.gguf").string(), o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("missing tensor 'model.layers.2.self_attn.q_proj.weight'"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("tensor 'model.layers.0.mlp.up_proj.weight' has shape [224,96], config expects [100,96]"));
+  }
+}
+
 // The command line: `r1 quantize` then `r1 logits` on the result prints the same logits as on
 // the Hugging Face directory.
 std::string run(const std::string& cmd, int* status) {

@@ -273,6 +273,7 @@ TEST(GgufMalformed, Metadata) {
   // general.alignment must be a uint32 power of two.
   expect_error(Img().header(0, 1).kv_u32("general.alignment", 48).b, "not a power of two");
   expect_error(Img().header(0, 1).kv_u32("general.alignment", 0).b, "not a power of two");
+  expect_error(Img().header(0, 1).kv_u32("general.alignment", 4).b, "not a power of two that is a multiple of 8");
   expect_error(Img().header(0, 1).kv_str("general.alignment", "32").b, "must be uint32");
 }
 

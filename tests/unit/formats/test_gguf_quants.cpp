@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -280,6 +281,41 @@ TEST(Quantize, RequantizingDequantizedDataIsLossless) {
     quantize(type, x.data(), q.data(), int64_t(x.size()));
     dequantize(type, q.data(), y.data(), int64_t(y.size()));
     EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size() * 4), 0) << file;
+  }
+}
+
+// r1's quantizers against llama.cpp's on the same weights. The original F32 weights of the
+// qwen2_rand256 fixtures are not shipped; their Q8_0 dequantization stands in (its own error,
+// ~0.5%, is small next to 4-6 bit errors). llama.cpp's files hold its quantization of the
+// originals; r1 quantizes the stand-in. Both are measured against the stand-in.
+TEST(Quantize, ErrorComparableToLlamaCpp) {
+  GgufFile ref = open_gguf(data_path("qwen2_rand256.Q8_0.gguf"));
+  struct Case {
+    std::string file;
+    DType type;
+  };
+  for (const Case& c : {Case{"qwen2_rand256.Q4_0.gguf", DType::kQ4_0}, Case{"qwen2_rand256.Q4_K_M.gguf", DType::kQ4_K},
+                        Case{"qwen2_rand256.Q5_K_M.gguf", DType::kQ5_K}, Case{"qwen2_rand256.Q6_K.gguf", DType::kQ6_K}}) {
+    GgufFile theirs_file = open_gguf(data_path(c.file));
+    double err_ours = 0, err_theirs = 0, norm = 0;
+    for (const GgufTensorInfo& t : ref.tensors) {
+      if (t.view.dtype != DType::kQ8_0) continue;
+      std::vector<float> x = dequant(t.view);
+      std::vector<float> theirs = dequant(theirs_file.find_tensor(t.name)->view);
+      std::vector<uint8_t> q(dtype_bytes(c.type, x.size()).value());
+      std::vector<float> ours(x.size());
+      quantize(c.type, x.data(), q.data(), int64_t(x.size()));
+      dequantize(c.type, q.data(), ours.data(), int64_t(x.size()));
+      for (size_t i = 0; i < x.size(); ++i) {
+        err_ours += (double(ours[i]) - x[i]) * (double(ours[i]) - x[i]);
+        err_theirs += (double(theirs[i]) - x[i]) * (double(theirs[i]) - x[i]);
+        norm += double(x[i]) * x[i];
+      }
+    }
+    const double ours = std::sqrt(err_ours / norm), theirs = std::sqrt(err_theirs / norm);
+    std::printf("[ quant ] %s: relative RMS error r1 %.4f, llama.cpp %.4f\n", std::string(dtype_name(c.type)).c_str(),
+                ours, theirs);
+    EXPECT_LT(ours, 1.1 * theirs) << dtype_name(c.type);
   }
 }
 
