@@ -7,7 +7,9 @@ import os
 import sys
 import time
 
-import torch
+# Idle OpenMP workers sleep instead of spinning (the machine may be shared).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
@@ -37,8 +39,8 @@ def main():
     problems = [json.loads(l) for l in open(args.heldout, encoding="utf-8") if l.strip()]
     if args.limit:
         problems = problems[:args.limit]
-    # batches of similar prompt length waste less on padding; results are per problem anyway
-    order = sorted(range(len(problems)), key=lambda i: len(problems[i]["question"]))
+    # batches of one kind and similar prompt length finish together and waste little on padding
+    order = sorted(range(len(problems)), key=lambda i: (problems[i]["kind"], len(problems[i]["question"])))
     outs = [None] * len(problems)
     t0 = time.time()
     for s in range(0, len(order), args.batch):

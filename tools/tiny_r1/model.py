@@ -79,10 +79,16 @@ class MLA(nn.Module):
         qf = torch.cat((q_nope.to(q_pe.dtype), q_pe), dim=-1)
         kf = torch.cat((k_nope.to(k_pe.dtype), k_pe.expand(B, H, T, dr)), dim=-1)
         if cache is not None:
-            if "k" in cache:
-                kf = torch.cat((cache["k"], kf), dim=2)
-                v = torch.cat((cache["v"], v), dim=2)
-            cache["k"], cache["v"] = kf, v
+            # preallocated [B, H, capacity, d] buffers: appending costs O(T), not a copy of the cache
+            n = cache.get("len", 0)
+            if "k" not in cache:
+                cap = cache["capacity"]
+                cache["k"] = torch.empty(B, H, cap, kf.shape[-1], dtype=kf.dtype)
+                cache["v"] = torch.empty(B, H, cap, v.shape[-1], dtype=v.dtype)
+            cache["k"][:, :, n:n + T] = kf
+            cache["v"][:, :, n:n + T] = v
+            cache["len"] = n + T
+            kf, v = cache["k"][:, :, :n + T], cache["v"][:, :, :n + T]
         scores = torch.matmul(qf, kf.transpose(-1, -2)).float() * self.scale
         scores = scores.masked_fill(mask, float("-inf"))
         p = torch.softmax(scores, dim=-1)
@@ -250,7 +256,7 @@ def greedy_generate(model, prompts, eos_id, max_new, stop_ids=()):
     ids = torch.zeros(B, P, dtype=torch.long)
     for i, p in enumerate(prompts):
         ids[i, P - len(p):] = torch.tensor(p)
-    caches = [dict() for _ in model.model.layers]
+    caches = [{"capacity": P + max_new} for _ in model.model.layers]
     out = [[] for _ in range(B)]
     done = torch.zeros(B, dtype=torch.bool)
     cur, start = ids, 0

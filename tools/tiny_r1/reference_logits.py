@@ -5,7 +5,9 @@ import json
 import os
 import sys
 
-import torch
+# Idle OpenMP workers sleep instead of spinning (the machine may be shared).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import load  # noqa: E402

@@ -243,10 +243,15 @@ def main():
             say("step %d loss %.4f lr %.2e gnorm %.2f tok/s %.0f max-load/mean %.2f"
                 % (step, loss_acc / n_acc, lr, float(gn), tok_count / dt, imb))
             t0, tok_count, loss_acc, n_acc = time.time(), 0, 0.0, 0
-        if step % args.ckpt_every == 0 or step == args.steps:
+        decay_start = int(args.steps * (1 - args.decay_frac))
+        if step % args.ckpt_every == 0 or step == args.steps or step == decay_start:
             tmp = ckpt_path + ".tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, tmp)
             os.replace(tmp, ckpt_path)
+            if step == decay_start:
+                # a longer run with the same seed is identical up to here: keep this point to extend from
+                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step},
+                           os.path.join(args.out, "ckpt_decay_start.pt"))
         if step % args.eval_every == 0 or step == args.steps:
             te = time.time()
             per = quick_eval(model, tok, eval_set)
