@@ -20,6 +20,7 @@ class IrBuilder;
 class Program;
 struct VocabTrie;
 struct MaskCache;
+class MaskMemo;
 class Parser;
 }  // namespace detail
 
@@ -60,12 +61,15 @@ class Vocabulary {
   // Seconds spent building the byte trie (reported by the benchmark).
   double build_seconds() const { return build_seconds_; }
   const detail::VocabTrie& trie() const { return *trie_; }
+  // Token classifications of rules shared by many grammars (thread-safe).
+  detail::MaskMemo& mask_memo() const { return *memo_; }
 
  private:
   std::vector<std::string> tokens_;
   std::vector<int32_t> eos_ids_;
   std::vector<uint8_t> special_, eos_;
   std::unique_ptr<detail::VocabTrie> trie_;
+  std::unique_ptr<detail::MaskMemo> memo_;
   double build_seconds_ = 0;
 };
 

@@ -22,15 +22,16 @@ inline void set_bit(uint32_t* mask, int32_t id) { mask[id >> 5] |= 1u << (id & 3
 class Classifier {
  public:
   Classifier(const Program& p, const Vocabulary& vocab, MaskCache& cache)
-      : p_(p), trie_(vocab.trie()), cache_(cache), stepper_(p) {
+      : p_(p), vocab_(vocab), trie_(vocab.trie()), cache_(cache), stepper_(p) {
     size_t depth = trie_.max_depth + 1;
     level_.resize(depth);
     arena_mark_.resize(depth);
     pending_.resize(depth);
-    exited_.resize(depth);
+    exit_at_.resize(depth);
+    exit_t_.resize(depth);
   }
 
-  void classify(int32_t state) {
+  std::shared_ptr<const StateMask> classify(int32_t state) {
     const RuleInfo& rule = p_.rule_of(state);
     bool counted = rule.counted;
     bool has_callers = rule.has_callers;
@@ -39,9 +40,10 @@ class Classifier {
     level_[0].state = state;
     level_[0].parent = kExit;
     arena_mark_[0] = 0;
-    pending_[0] = exited_[0] = 0;
+    pending_[0] = 0;
     accepted_.clear();
     uncertain_.clear();
+    exits_.clear();
     const auto& nodes = trie_.nodes;
     uint32_t i = 1, visited = 0;
     while (i < nodes.size()) {
@@ -50,15 +52,26 @@ class Classifier {
       ++visited;
       step(d, tn.byte);
       const Level& lv = level_[d];
-      bool pend = pending_[d - 1] || (exited_[d - 1] && has_callers && rule.follow.test(tn.byte));
-      pending_[d] = pend;
-      exited_[d] = lv.exited;
+      const Level& up = level_[d - 1];
+      // pending: the rule ended earlier on this path and a caller could take this byte; exit_at_:
+      // where, if at exactly one place (-1 when at several).
+      bool from_exit = up.exited && has_callers && rule.follow.test(tn.byte);
+      pending_[d] = pending_[d - 1] || from_exit;
+      if (pending_[d - 1] && from_exit) {
+        exit_at_[d] = -1;
+      } else if (pending_[d - 1]) {
+        exit_at_[d] = exit_at_[d - 1];
+        exit_t_[d] = exit_t_[d - 1];
+      } else if (from_exit) {
+        exit_at_[d] = static_cast<int32_t>(d - 1);
+        exit_t_[d] = up.exit_count;
+      }
       bool live = lv.simple() || !lv.heads.ids.empty();
       if (!live && !lv.exited) {
-        if (pend) {
+        if (pending_[d]) {
           // Only a caller could continue from here: the whole subtree waits for run time.
           for (uint32_t k = nodes[i].tokens_begin; k < nodes[tn.end - 1].tokens_end; ++k) {
-            uncertain_.push_back(trie_.node_tokens[k]);
+            undecided(trie_.node_tokens[k], d);
           }
         }
         i = tn.end;
@@ -78,8 +91,10 @@ class Classifier {
           int32_t id = trie_.node_tokens[k];
           if (live || (lv.exited && !counted)) {
             accepted_.push_back({id, t});
+          } else if (lv.exited && !pending_[d]) {
+            exits_.push_back({id, d, lv.exit_count});  // ends the rule exactly: the count decides
           } else {
-            uncertain_.push_back(id);
+            undecided(id, d);
           }
         }
       }
@@ -87,60 +102,69 @@ class Classifier {
     }
     cache_.walk_nodes[state] = visited;
     total_steps_ += visited;
+    rule_steps_ += visited;
     if (total_steps_ > kMaxWalkSteps) {
       fail(ErrorKind::kLimit,
            "grammar too expensive to prepare for this vocabulary (more than {} trie steps; "
            "simplify long bounded repetitions)", kMaxWalkSteps);
     }
-    finish(state, counted);
+    return finish(counted);
   }
+
+  uint64_t rule_steps_ = 0;  // trie steps since the caller last reset it
 
  private:
-  int32_t new_bitset() {
-    int32_t index = static_cast<int32_t>(cache_.words.size() / cache_.mask_words);
-    cache_.words.resize(cache_.words.size() + cache_.mask_words, 0);
-    return index;
+  // A token whose path ended the rule earlier (pending at depth d): with a single exit point it
+  // is decided at run time from the caller's side only, else by a full parse.
+  void undecided(int32_t id, uint32_t d) {
+    if (exit_at_[d] >= 0) {
+      exits_.push_back({id, static_cast<uint32_t>(exit_at_[d]), exit_t_[d]});
+    } else {
+      uncertain_.push_back(id);
+    }
   }
 
-  void finish(int32_t state, bool counted) {
-    StateMask& m = cache_.states[state];
-    m.counted = counted;
-    m.uncertain = uncertain_;
-    std::sort(m.uncertain.begin(), m.uncertain.end());
-    m.uncertain.erase(std::unique(m.uncertain.begin(), m.uncertain.end()), m.uncertain.end());
-    bool dense = accepted_.size() > cache_.mask_words / 2;
+  std::shared_ptr<const StateMask> finish(bool counted) {
+    auto m = std::make_shared<StateMask>();
+    size_t words = cache_.mask_words;
+    m->counted = counted;
+    m->uncertain = uncertain_;
+    std::sort(m->uncertain.begin(), m->uncertain.end());
+    m->uncertain.erase(std::unique(m->uncertain.begin(), m->uncertain.end()), m->uncertain.end());
+    m->exits = exits_;
+    std::sort(m->exits.begin(), m->exits.end(), [&](const StateMask::Exit& a, const StateMask::Exit& b) {
+      return std::string_view(vocab_.token(a.token)).substr(a.offset) <
+             std::string_view(vocab_.token(b.token)).substr(b.offset);
+    });
+    bool dense = accepted_.size() > words / 2;
     if (!counted) {
       if (dense) {
-        m.bitset = new_bitset();
-        uint32_t* bits = cache_.words.data() + size_t(m.bitset) * cache_.mask_words;
-        for (auto [id, t] : accepted_) set_bit(bits, id);
+        m->bits.assign(words, 0);
+        for (auto [id, t] : accepted_) set_bit(m->bits.data(), id);
       } else {
-        for (auto [id, t] : accepted_) m.ids.push_back(id);
-        std::sort(m.ids.begin(), m.ids.end());
+        for (auto [id, t] : accepted_) m->ids.push_back(id);
+        std::sort(m->ids.begin(), m->ids.end());
       }
-      return;
+      return m;
     }
     std::stable_sort(accepted_.begin(), accepted_.end(),
                      [](const auto& a, const auto& b) { return a.second < b.second; });
-    m.max_t = accepted_.empty() ? 0 : accepted_.back().second;
+    m->max_t = accepted_.empty() ? 0 : accepted_.back().second;
     if (!dense) {
-      m.by_count = accepted_;
-      return;
+      m->by_count = accepted_;
+      return m;
     }
-    m.bitset = new_bitset();
-    m.levels = new_bitset();
-    for (uint32_t r = 1; r < kCountLevels; ++r) new_bitset();
-    uint32_t* all = cache_.words.data() + size_t(m.bitset) * cache_.mask_words;
+    m->bits.assign(words, 0);
+    m->levels.assign(words * kCountLevels, 0);
     for (auto [id, t] : accepted_) {
-      set_bit(all, id);
+      set_bit(m->bits.data(), id);
       if (t >= kCountLevels) {
-        m.by_count.push_back({id, t});
+        m->by_count.push_back({id, t});
         continue;
       }
-      for (uint32_t r = t; r < kCountLevels; ++r) {
-        set_bit(cache_.words.data() + size_t(m.levels + r) * cache_.mask_words, id);
-      }
+      for (uint32_t r = t; r < kCountLevels; ++r) set_bit(m->levels.data() + r * words, id);
     }
+    return m;
   }
 
   // The parser configuration after a prefix: while it is a single stack whose top is a state
@@ -151,6 +175,7 @@ class Classifier {
     uint32_t count = 0;
     int32_t parent = kExit;
     bool exited = false;
+    uint32_t exit_count = UINT32_MAX;
     Heads heads;
     bool simple() const { return state >= 0; }
   };
@@ -170,6 +195,7 @@ class Classifier {
     Level& prev = level_[d - 1];
     Level& out = level_[d];
     out.exited = false;
+    out.exit_count = UINT32_MAX;
     if (prev.simple()) {
       int32_t t = p_.next(prev.state, byte);
       if (t < 0) {
@@ -198,16 +224,21 @@ class Classifier {
     out.state = -1;
     stepper_.step_byte(prev.heads.ids, byte, out.heads);
     out.exited = out.heads.exited;
+    out.exit_count = out.heads.exit_count;
     arena_mark_[d] = stepper_.nodes.size();
   }
 
   const Program& p_;
+  const Vocabulary& vocab_;
   const VocabTrie& trie_;
   MaskCache& cache_;
   Stepper stepper_;
   std::vector<Level> level_;
   std::vector<size_t> arena_mark_;
-  std::vector<uint8_t> pending_, exited_;
+  std::vector<uint8_t> pending_;
+  std::vector<int32_t> exit_at_;
+  std::vector<uint32_t> exit_t_;
+  std::vector<StateMask::Exit> exits_;
   std::vector<std::pair<int32_t, uint32_t>> accepted_;
   std::vector<int32_t> uncertain_;
   uint64_t total_steps_ = 0;
@@ -216,41 +247,128 @@ class Classifier {
 }  // namespace
 
 size_t MaskCache::bytes() const {
-  size_t total = words.size() * sizeof(uint32_t) + states.size() * sizeof(StateMask);
-  for (const StateMask& m : states) {
-    total += m.ids.size() * sizeof(int32_t) + m.uncertain.size() * sizeof(int32_t) +
-             m.by_count.size() * sizeof(m.by_count[0]);
+  size_t total = states.size() * sizeof(states[0]);
+  std::vector<const StateMask*> seen;
+  for (const auto& m : states) {
+    if (!m) continue;
+    seen.push_back(m.get());
+  }
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  for (const StateMask* m : seen) {
+    total += sizeof(StateMask) + (m->bits.size() + m->levels.size()) * sizeof(uint32_t) +
+             (m->ids.size() + m->uncertain.size()) * sizeof(int32_t) +
+             m->by_count.size() * sizeof(m->by_count[0]) + m->exits.size() * sizeof(m->exits[0]);
   }
   return total;
 }
 
-void build_mask_cache(const Program& p, const Vocabulary& vocab, MaskCache& cache) {
-  cache.mask_words = vocab.mask_words();
-  cache.states.assign(p.states.size(), StateMask{});
-  cache.walk_nodes.assign(p.states.size(), 0);
-  Classifier classifier(p, vocab, cache);
-  for (size_t s = 0; s < p.states.size(); ++s) {
-    if (p.states[s].flags & kHasBytes) classifier.classify(static_cast<int32_t>(s));
+std::vector<std::shared_ptr<const StateMask>> MaskMemo::find(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = rules_.find(key);
+  return it == rules_.end() ? std::vector<std::shared_ptr<const StateMask>>{} : it->second;
+}
+
+void MaskMemo::insert(const std::string& key,
+                      std::vector<std::shared_ptr<const StateMask>> masks) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!rules_.emplace(key, std::move(masks)).second) return;
+  order_.push_back(key);
+  while (order_.size() > kMaxRules) {
+    rules_.erase(order_.front());
+    order_.pop_front();
   }
 }
 
-void apply_accepted(const MaskCache& cache, const StateMask& m, uint32_t remaining,
-                    uint32_t* mask) {
-  auto or_bitset = [&](int32_t index) {
-    const uint32_t* bits = cache.bitset(index);
-    for (size_t w = 0; w < cache.mask_words; ++w) mask[w] |= bits[w];
+namespace {
+
+// Everything a call-free rule's classification depends on: its automaton, whether it counts
+// characters, whether a caller may continue after it, and the bytes that may follow it.
+std::string rule_key(const Program& p, int32_t r) {
+  const RuleInfo& rule = p.rules[r];
+  std::string key;
+  auto put = [&](const void* data, size_t n) { key.append(static_cast<const char*>(data), n); };
+  uint8_t head[3] = {rule.counted, rule.has_callers, 0};
+  put(head, sizeof(head));
+  for (int b = 0; b < 256; ++b) {
+    uint8_t f = rule.follow.test(b);
+    put(&f, 1);
+  }
+  put(&p.class_maps[rule.class_map], 256);
+  put(&rule.n_states, sizeof(rule.n_states));
+  for (int32_t s = rule.first_state; s < rule.first_state + rule.n_states; ++s) {
+    const StateInfo& st = p.states[s];
+    put(&st.flags, 1);
+    for (int32_t c = 0; c < rule.n_classes; ++c) {
+      int32_t t = p.trans[st.row + c];
+      int32_t local = t < 0 ? -1 : t - rule.first_state;
+      put(&local, sizeof(local));
+    }
+  }
+  return key;
+}
+
+bool call_free(const Program& p, int32_t r) {
+  const RuleInfo& rule = p.rules[r];
+  for (int32_t s = rule.first_state; s < rule.first_state + rule.n_states; ++s) {
+    const StateInfo& st = p.states[s];
+    if (st.calls_begin != st.calls_end || st.symbols_begin != st.symbols_end) return false;
+  }
+  return true;
+}
+
+// Rules whose preparation took at least this many trie steps are worth keeping per vocabulary.
+constexpr uint64_t kMemoMinSteps = 50'000;
+
+}  // namespace
+
+void build_mask_cache(const Program& p, const Vocabulary& vocab, MaskCache& cache) {
+  cache.mask_words = vocab.mask_words();
+  cache.states.assign(p.states.size(), nullptr);
+  cache.walk_nodes.assign(p.states.size(), 0);
+  Classifier classifier(p, vocab, cache);
+  std::map<std::string, std::vector<std::shared_ptr<const StateMask>>> local;
+  for (int32_t r = 0; r < static_cast<int32_t>(p.rules.size()); ++r) {
+    const RuleInfo& rule = p.rules[r];
+    std::string key;
+    std::vector<std::shared_ptr<const StateMask>> masks;
+    if (call_free(p, r)) {
+      key = rule_key(p, r);
+      auto it = local.find(key);
+      masks = it != local.end() ? it->second : vocab.mask_memo().find(key);
+    }
+    if (masks.empty()) {
+      masks.assign(rule.n_states, nullptr);
+      classifier.rule_steps_ = 0;
+      for (int32_t k = 0; k < rule.n_states; ++k) {
+        if (p.states[rule.first_state + k].flags & kHasBytes) {
+          masks[k] = classifier.classify(rule.first_state + k);
+        }
+      }
+      if (!key.empty()) {
+        local[key] = masks;
+        if (classifier.rule_steps_ >= kMemoMinSteps) vocab.mask_memo().insert(key, masks);
+      }
+    }
+    for (int32_t k = 0; k < rule.n_states; ++k) cache.states[rule.first_state + k] = masks[k];
+  }
+}
+
+void apply_accepted(const StateMask& m, uint32_t remaining, uint32_t* mask, size_t words) {
+  auto or_bits = [&](const uint32_t* bits) {
+    for (size_t w = 0; w < words; ++w) mask[w] |= bits[w];
   };
   if (!m.counted || remaining >= m.max_t) {
-    if (m.bitset >= 0) {
-      or_bitset(m.bitset);
+    if (!m.bits.empty()) {
+      or_bits(m.bits.data());
     } else {
       for (int32_t id : m.ids) set_bit(mask, id);
       for (auto [id, t] : m.by_count) set_bit(mask, id);
     }
     return;
   }
-  if (m.levels >= 0) {
-    or_bitset(m.levels + static_cast<int32_t>(std::min(remaining, kCountLevels - 1)));
+  if (!m.levels.empty()) {
+    or_bits(m.levels.data() + std::min(remaining, kCountLevels - 1) * words);
     if (remaining < kCountLevels) return;
   }
   for (auto [id, t] : m.by_count) {

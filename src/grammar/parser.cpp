@@ -102,6 +102,7 @@ void Stepper::close(int32_t id, Heads& out) {
         out.complete = true;
       } else if (node.parent == kExit) {
         out.exited = true;
+        out.exit_count = std::min(out.exit_count, node.count);
       } else {
         work_.push_back(node.parent);
       }
@@ -161,6 +162,23 @@ bool Stepper::accepts(int32_t head, std::string_view bytes, Heads& a, Heads& b) 
       ok = false;
       break;
     }
+    std::swap(cur, next);
+  }
+  truncate(mark);
+  return ok;
+}
+
+bool Stepper::accepts_after(int32_t caller, std::string_view bytes, Heads& a, Heads& b) {
+  size_t mark = nodes.size();
+  begin_step();
+  a.clear();
+  close(caller, a);
+  bool ok = !a.ids.empty() || a.complete;
+  Heads* cur = &a;
+  Heads* next = &b;
+  for (size_t i = 0; ok && i < bytes.size(); ++i) {
+    step_byte(cur->ids, static_cast<uint8_t>(bytes[i]), *next);
+    ok = !next->ids.empty() || (i + 1 == bytes.size() && next->complete);
     std::swap(cur, next);
   }
   truncate(mark);
@@ -296,15 +314,39 @@ void Parser::fill_mask(std::span<uint32_t> mask) const {
         for (int32_t id : p_.symbol_tokens[p_.symbol_edges[i].symbol]) set(id);
       }
       if (!(st.flags & kHasBytes)) continue;
-      const StateMask& m = cache.states[n.state];
+      const StateMask& m = *cache.states[n.state];
       if (!same_top) {
         const RuleInfo& rule = p_.rules[st.rule];
         uint32_t remaining = rule.counted && rule.count_max != kInf ? rule.count_max - n.count
                                                                     : UINT32_MAX;
-        apply_accepted(cache, m, remaining, mask.data());
+        apply_accepted(m, remaining, mask.data(), cache.mask_words);
       }
       for (int32_t u : m.uncertain) {
         if (!test(u) && stepper_.accepts(heads[k], vocab_.token(u), scratch_a_, scratch_b_)) set(u);
+      }
+      // Tokens that end this rule at a known byte: the count must fit and the caller must take the
+      // rest. Sorted by that rest, so each distinct one is parsed once.
+      const RuleInfo& rule = p_.rules[st.rule];
+      std::string_view last_suffix;
+      bool last_ok = false, have_last = false;
+      for (const StateMask::Exit& e : m.exits) {
+        if (test(e.token)) continue;
+        if (rule.counted) {
+          uint64_t total = uint64_t{n.count} + e.t;
+          if (total < rule.count_min || total > rule.count_max) continue;
+        }
+        std::string_view suffix = std::string_view(vocab_.token(e.token)).substr(e.offset);
+        if (suffix.empty()) {
+          set(e.token);
+          continue;
+        }
+        if (!have_last || suffix != last_suffix) {
+          last_ok = n.parent >= 0 &&
+                    stepper_.accepts_after(n.parent, suffix, scratch_a_, scratch_b_);
+          last_suffix = suffix;
+          have_last = true;
+        }
+        if (last_ok) set(e.token);
       }
     }
     if (!cur.complete) return;

@@ -28,9 +28,11 @@ struct Heads {
   std::vector<int32_t> ids;
   bool complete = false;  // the root frame ended: the input so far is a complete match
   bool exited = false;    // a walk's base frame ended
+  uint32_t exit_count = UINT32_MAX;  // the base frame's character count when it ended
   void clear() {
     ids.clear();
     complete = exited = false;
+    exit_count = UINT32_MAX;
   }
   bool empty() const { return ids.empty() && !complete && !exited; }
 };
@@ -52,6 +54,8 @@ class Stepper {
   // Runs `bytes` from the single stack `head`; true if the result is not empty. Leaves the arena
   // as it was.
   bool accepts(int32_t head, std::string_view bytes, Heads& a, Heads& b);
+  // The same once the frame above `caller` has ended: continues in the caller (never kBottom).
+  bool accepts_after(int32_t caller, std::string_view bytes, Heads& a, Heads& b);
   void truncate(size_t n) { nodes.resize(n); }
 
  private:

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "grammar/grammar.h"
+#include "grammar/mask_cache.h"
 #include "grammar/vocab_trie.h"
 
 namespace r1::grammar {
@@ -36,6 +37,7 @@ Vocabulary::Vocabulary(std::vector<std::string> token_bytes, std::vector<int32_t
     if (id < 0 || id >= n) fail("end-of-sequence token id {} is outside the vocabulary (size {})", id, n);
     eos_[id] = 1;
   }
+  memo_ = std::make_unique<detail::MaskMemo>();
   trie_ = std::make_unique<detail::VocabTrie>();
   detail::VocabTrie& t = *trie_;
   std::vector<std::pair<std::string_view, int32_t>> plain;
