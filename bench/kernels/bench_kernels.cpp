@@ -9,14 +9,14 @@
 // medians over --reps repetitions; each matvec (GEMM) repetition is paired with a bandwidth (FMA
 // peak) sample taken just before it and "% of" is the median of those per-repetition ratios,
 // which stays meaningful on a machine shared with other work. --json prints one JSON object.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -46,8 +46,8 @@ struct Shape {
 
 // The projections of DeepSeek-R1-Distill-Qwen-1.5B (hidden 1536, kv 256, mlp 8960, vocab 151936).
 const Shape kShapes[] = {
-    {"q/o_proj", 1536, 1536},       {"k/v_proj", 256, 1536},  {"gate/up_proj", 8960, 1536},
-    {"down_proj", 1536, 8960},      {"lm_head", 151936, 1536},
+    {"q/o_proj", 1536, 1536},  {"k/v_proj", 256, 1536},   {"gate/up_proj", 8960, 1536},
+    {"down_proj", 1536, 8960}, {"lm_head", 151936, 1536},
 };
 
 int64_t elem_bytes(r1::DType d) {
@@ -69,9 +69,15 @@ class Filler {
           std::memcpy(&v, &w, 4);
           break;
         }
-        case r1::DType::kBF16: v = r1::f32_to_bf16(f * 0.02f); break;
-        case r1::DType::kF16: v = r1::f32_to_f16(f * 0.02f); break;
-        default: v = r1::f32_to_fp8_e4m3(f * 448.0f / 4.5f); break;
+        case r1::DType::kBF16:
+          v = r1::f32_to_bf16(f * 0.02f);
+          break;
+        case r1::DType::kF16:
+          v = r1::f32_to_f16(f * 0.02f);
+          break;
+        default:
+          v = r1::f32_to_fp8_e4m3(f * 448.0f / 4.5f);
+          break;
       }
     }
   }
@@ -102,7 +108,8 @@ Matrices make_copies(r1::DType d, int64_t rows, int64_t cols, uint64_t min_total
   Matrices m;
   m.bytes_each = rows * cols * elem_bytes(d);
   int64_t stride = (m.bytes_each + 4095) / 4096 * 4096;
-  int64_t copies = std::max<int64_t>(1, int64_t((min_total + uint64_t(m.bytes_each) - 1) / uint64_t(m.bytes_each)));
+  int64_t copies = std::max<int64_t>(
+      1, int64_t((min_total + uint64_t(m.bytes_each) - 1) / uint64_t(m.bytes_each)));
   m.mem = r1::aligned_alloc_bytes(size_t(stride * copies));
   Filler f(d);
   f.fill(reinterpret_cast<uint8_t*>(m.mem.get()), m.bytes_each / elem_bytes(d));
@@ -148,7 +155,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> only_shapes;
   app.add_option("-t,--threads", threads, "Thread counts to run");
   app.add_option("--types", types, "Weight types (F32 BF16 F16 F8_E4M3)");
-  app.add_option("--reps", reps, "Repetitions per measurement (median reported)")->check(CLI::Range(1, 1000));
+  app.add_option("--reps", reps, "Repetitions per measurement (median reported)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--prefill-t", prefill_t, "Activation rows of the prefill GEMM");
   app.add_option("--shapes", only_shapes, "Only these matvec shapes (by name)");
   app.add_flag("--no-matvec", skip_matvec);
@@ -173,25 +181,28 @@ int main(int argc, char** argv) {
     r1::ThreadPool pool(nt);
     nlohmann::json jt;
     std::vector<double> bws;
-    for (int r = 0; r < reps; ++r) bws.push_back(r1::measure_read_bandwidth(pool, bw_buf.get(), bw_bytes, 1));
+    for (int r = 0; r < reps; ++r)
+      bws.push_back(r1::measure_read_bandwidth(pool, bw_buf.get(), bw_bytes, 1));
     double bw = median(bws);
     std::vector<double> peaks;
     for (int r = 0; r < 3; ++r) peaks.push_back(r1::measure_fma_peak(pool));
     double peak = median(peaks);
     jt["read_bandwidth_gbs"] = bw / 1e9;
     jt["fma_peak_gflops"] = peak / 1e9;
-    say(fmt::format("\n== {} thread(s): read bandwidth {:.1f} GB/s (median of {}; min {:.1f}, max {:.1f}), "
-                    "FMA peak {:.0f} GFLOP/s\n",
-                    nt, bw / 1e9, reps, *std::min_element(bws.begin(), bws.end()) / 1e9,
-                    *std::max_element(bws.begin(), bws.end()) / 1e9, peak / 1e9));
+    say(fmt::format(
+        "\n== {} thread(s): read bandwidth {:.1f} GB/s (median of {}; min {:.1f}, max {:.1f}), "
+        "FMA peak {:.0f} GFLOP/s\n",
+        nt, bw / 1e9, reps, *std::min_element(bws.begin(), bws.end()) / 1e9,
+        *std::max_element(bws.begin(), bws.end()) / 1e9, peak / 1e9));
 
     if (!skip_matvec) {
-      say(fmt::format("{:<14} {:>8} {:>14} {:>10} {:>10} {:>9} {:>9}\n", "matvec T=1", "type", "shape",
-                      "GB/s", "bw GB/s", "% of bw", "us/call"));
+      say(fmt::format("{:<14} {:>8} {:>14} {:>10} {:>10} {:>9} {:>9}\n", "matvec T=1", "type",
+                      "shape", "GB/s", "bw GB/s", "% of bw", "us/call"));
       for (const std::string& tn : types) {
         r1::DType d = *r1::dtype_from_safetensors(tn);
         for (const Shape& sh : kShapes) {
-          if (!only_shapes.empty() && std::find(only_shapes.begin(), only_shapes.end(), sh.name) == only_shapes.end())
+          if (!only_shapes.empty() &&
+              std::find(only_shapes.begin(), only_shapes.end(), sh.name) == only_shapes.end())
             continue;
           Matrices m = make_copies(d, sh.rows, sh.cols, uint64_t(512) << 20);
           auto x = random_acts(sh.cols);
@@ -217,18 +228,24 @@ int main(int argc, char** argv) {
           double sec = median(t);
           double gbs = double(m.bytes_each) * double(m.views.size()) / sec / 1e9;
           double us = sec / double(m.views.size()) * 1e6;
-          say(fmt::format("{:<14} {:>8} {:>14} {:>10.1f} {:>10.1f} {:>8.0f}% {:>9.1f}\n", sh.name, tn,
-                          fmt::format("{}x{}", sh.rows, sh.cols), gbs, median(bw_now) / 1e9,
+          say(fmt::format("{:<14} {:>8} {:>14} {:>10.1f} {:>10.1f} {:>8.0f}% {:>9.1f}\n", sh.name,
+                          tn, fmt::format("{}x{}", sh.rows, sh.cols), gbs, median(bw_now) / 1e9,
                           100 * median(ratio), us));
-          jt["matvec"].push_back({{"type", tn}, {"name", sh.name}, {"rows", sh.rows}, {"cols", sh.cols},
-                                  {"gbs", gbs}, {"bw_gbs", median(bw_now) / 1e9},
-                                  {"fraction_of_bw", median(ratio)}, {"us", us}});
+          jt["matvec"].push_back({{"type", tn},
+                                  {"name", sh.name},
+                                  {"rows", sh.rows},
+                                  {"cols", sh.cols},
+                                  {"gbs", gbs},
+                                  {"bw_gbs", median(bw_now) / 1e9},
+                                  {"fraction_of_bw", median(ratio)},
+                                  {"us", us}});
         }
       }
     }
 
     if (!skip_batch) {
-      say(fmt::format("{:<22} {:>8} {:>10} {:>12} {:>14}\n", "batched decode", "type", "T", "weight GB/s", "rows/s vs T=1"));
+      say(fmt::format("{:<22} {:>8} {:>10} {:>12} {:>14}\n", "batched decode", "type", "T",
+                      "weight GB/s", "rows/s vs T=1"));
       const Shape sh = kShapes[2];
       for (const std::string& tn : types) {
         r1::DType d = *r1::dtype_from_safetensors(tn);
@@ -254,16 +271,19 @@ int main(int argc, char** argv) {
           double rows_per_s = double(T) * double(m.views.size()) / sec;
           if (T == 1) base = rows_per_s;
           say(fmt::format("{:<22} {:>8} {:>10} {:>12.1f} {:>13.2f}x\n",
-                          fmt::format("{} {}x{}", sh.name, sh.rows, sh.cols), tn, T, gbs, rows_per_s / base));
-          jt["batched"].push_back({{"type", tn}, {"t", T}, {"gbs", gbs}, {"speedup_vs_t1", rows_per_s / base}});
+                          fmt::format("{} {}x{}", sh.name, sh.rows, sh.cols), tn, T, gbs,
+                          rows_per_s / base));
+          jt["batched"].push_back(
+              {{"type", tn}, {"t", T}, {"gbs", gbs}, {"speedup_vs_t1", rows_per_s / base}});
         }
       }
     }
 
     if (!skip_prefill) {
-      say(fmt::format("{:<14} {:>8} {:>16} {:>10} {:>10} {:>10} {:>9}\n", "prefill", "type", "TxOxK",
-                      "GFLOP/s", "peak", "% of peak", "ms"));
-      const Shape gemm_shapes[] = {{"q/o_proj", 1536, 1536}, {"gate/up_proj", 8960, 1536}, {"down_proj", 1536, 8960}};
+      say(fmt::format("{:<14} {:>8} {:>16} {:>10} {:>10} {:>10} {:>9}\n", "prefill", "type",
+                      "TxOxK", "GFLOP/s", "peak", "% of peak", "ms"));
+      const Shape gemm_shapes[] = {
+          {"q/o_proj", 1536, 1536}, {"gate/up_proj", 8960, 1536}, {"down_proj", 1536, 8960}};
       for (const std::string& tn : types) {
         r1::DType d = *r1::dtype_from_safetensors(tn);
         for (const Shape& sh : gemm_shapes) {
@@ -288,12 +308,18 @@ int main(int argc, char** argv) {
           }
           double sec = median(t);
           double gflops = flop / sec / 1e9;
-          say(fmt::format("{:<14} {:>8} {:>16} {:>10.1f} {:>10.0f} {:>9.0f}% {:>9.2f}\n", sh.name, tn,
-                          fmt::format("{}x{}x{}", prefill_t, sh.rows, sh.cols), gflops,
+          say(fmt::format("{:<14} {:>8} {:>16} {:>10.1f} {:>10.0f} {:>9.0f}% {:>9.2f}\n", sh.name,
+                          tn, fmt::format("{}x{}x{}", prefill_t, sh.rows, sh.cols), gflops,
                           median(peak_now) / 1e9, 100 * median(ratio), sec * 1e3));
-          jt["prefill"].push_back({{"type", tn}, {"name", sh.name}, {"t", prefill_t}, {"rows", sh.rows},
-                                   {"cols", sh.cols}, {"gflops", gflops}, {"peak_gflops", median(peak_now) / 1e9},
-                                   {"fraction_of_peak", median(ratio)}, {"ms", sec * 1e3}});
+          jt["prefill"].push_back({{"type", tn},
+                                   {"name", sh.name},
+                                   {"t", prefill_t},
+                                   {"rows", sh.rows},
+                                   {"cols", sh.cols},
+                                   {"gflops", gflops},
+                                   {"peak_gflops", median(peak_now) / 1e9},
+                                   {"fraction_of_peak", median(ratio)},
+                                   {"ms", sec * 1e3}});
         }
       }
     }

@@ -13,8 +13,8 @@ namespace r1::kernels {
 struct KernelTable {
   Isa isa;
   // y[t, o] for every t < x.rows and o in [o_begin, o_end). Shapes are already checked, K > 0.
-  void (*matmul_rows)(const ConstMatView& x, const WeightView& w, const MatView& y,
-                      int64_t o_begin, int64_t o_end) noexcept;
+  void (*matmul_rows)(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                      int64_t o_end) noexcept;
   float (*dot_f32)(const float* a, const float* b, int64_t n) noexcept;
   void (*axpy_f32)(float* y, float a, const float* x, int64_t n) noexcept;
   void (*dequantize_row)(const WeightView& w, int64_t row, float* out) noexcept;
@@ -55,8 +55,8 @@ float* thread_scratch(size_t floats) noexcept;
 float exp_ref(float x) noexcept;
 
 // Constants of that exp, shared so every ISA uses the same bits.
-inline constexpr float kExpHi = 88.72283f;     // above: +inf (ln FLT_MAX = 88.7228391)
-inline constexpr float kExpLo = -86.98f;       // below: 0 (results under ~2.2e-38 flush)
+inline constexpr float kExpHi = 88.72283f;  // above: +inf (ln FLT_MAX = 88.7228391)
+inline constexpr float kExpLo = -86.98f;    // below: 0 (results under ~2.2e-38 flush)
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693359375f;  // ln 2 split so n * kLn2Hi is exact (Cody-Waite)
 inline constexpr float kLn2Lo = -2.12194440e-4f;

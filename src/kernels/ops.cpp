@@ -20,9 +20,12 @@ namespace {
 
 const KernelTable& table_for(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512: return kernels::avx512_table();
-    case Isa::kAvx2: return kernels::avx2_table();
-    case Isa::kScalar: break;
+    case Isa::kAvx512:
+      return kernels::avx512_table();
+    case Isa::kAvx2:
+      return kernels::avx2_table();
+    case Isa::kScalar:
+      break;
   }
   return kernels::scalar_table();
 }

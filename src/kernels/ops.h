@@ -114,7 +114,7 @@ int64_t argmax(const float* x, int64_t n);
 // i < dim/2.
 //  neox / rotate-half (Qwen2, Llama): pairs (x[i], x[i + dim/2]).
 //  interleaved (DeepSeek-V3):          pairs (x[2i], x[2i + 1]).
-// out = (a·cos − b·sin, b·cos + a·sin) for each pair (a, b), each product rounded (no FMA). In place.
+// out = (a·cos − b·sin, b·cos + a·sin) for each pair (a, b), products rounded (no FMA). In place.
 void rope_neox(float* x, const float* cos, const float* sin, int64_t dim);
 void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim);
 

@@ -98,7 +98,8 @@ void matmul_rows(const ConstMatView& x, const WeightView& w, const MatView& y, i
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) noexcept {
-  return dot_contract(a, [b](int64_t k) { return b[k]; }, n);
+  return dot_contract(
+      a, [b](int64_t k) { return b[k]; }, n);
 }
 
 void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
@@ -113,7 +114,8 @@ void dequantize_row(const WeightView& w, int64_t row, float* out) noexcept {
 }
 
 void rms_norm(const float* x, const float* w, float eps, int64_t n, float* out) noexcept {
-  float ss = dot_contract(x, [x](int64_t k) { return x[k]; }, n);
+  float ss = dot_contract(
+      x, [x](int64_t k) { return x[k]; }, n);
   float r = 1.0f / std::sqrt(ss / float(n) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = (x[i] * r) * w[i];
 }
@@ -212,9 +214,10 @@ float reference_dot_row(const float* x, const WeightView& w, int64_t o) noexcept
 
 const KernelTable& scalar_table() {
   static const KernelTable table = {
-      Isa::kScalar, matmul_rows,   dot_f32, axpy_f32,  dequantize_row,   rms_norm,
-      silu_mul,     softmax,       add_inplace, scale_inplace, argmax,   rope_neox,
-      rope_interleaved, read_stream, fma_loop, 16,
+      Isa::kScalar,     matmul_rows,   dot_f32,  axpy_f32,
+      dequantize_row,   rms_norm,      silu_mul, softmax,
+      add_inplace,      scale_inplace, argmax,   rope_neox,
+      rope_interleaved, read_stream,   fma_loop, 16,
   };
   return table;
 }

@@ -23,8 +23,8 @@ inline constexpr bool kHasMaskedLoads = false;
 
 // Lane masks for maskload: entries 16-n .. 31-n of this table give n all-ones lanes.
 alignas(64) inline constexpr int32_t kMaskTable[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                                      -1, -1, -1, -1, -1, 0,  0,  0,  0,  0,  0,
-                                                      0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+                                                       -1, -1, -1, -1, -1, 0,  0,  0,  0,  0,  0,
+                                                       0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
 R1_SIMD_INLINE __m256i mask8(int n) {  // n in [0, 8]: first n lanes
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 16 - n));
 }
@@ -46,10 +46,18 @@ R1_SIMD_INLINE void store_n(float* p, V16 a, int n) {
   _mm256_maskstore_ps(p + 8, mask8(nh), a.hi);
 }
 
-R1_SIMD_INLINE V16 add(V16 a, V16 b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
-R1_SIMD_INLINE V16 sub(V16 a, V16 b) { return {_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)}; }
-R1_SIMD_INLINE V16 mul(V16 a, V16 b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
-R1_SIMD_INLINE V16 div(V16 a, V16 b) { return {_mm256_div_ps(a.lo, b.lo), _mm256_div_ps(a.hi, b.hi)}; }
+R1_SIMD_INLINE V16 add(V16 a, V16 b) {
+  return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)};
+}
+R1_SIMD_INLINE V16 sub(V16 a, V16 b) {
+  return {_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)};
+}
+R1_SIMD_INLINE V16 mul(V16 a, V16 b) {
+  return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)};
+}
+R1_SIMD_INLINE V16 div(V16 a, V16 b) {
+  return {_mm256_div_ps(a.lo, b.lo), _mm256_div_ps(a.hi, b.hi)};
+}
 R1_SIMD_INLINE V16 fma(V16 a, V16 b, V16 c) {
   return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
 }
@@ -136,8 +144,10 @@ R1_SIMD_INLINE __m128 reduce4(V16 a, V16 b, V16 c, V16 d) {
   __m256 a8 = _mm256_add_ps(a.lo, a.hi), b8 = _mm256_add_ps(b.lo, b.hi);
   __m256 c8 = _mm256_add_ps(c.lo, c.hi), d8 = _mm256_add_ps(d.lo, d.hi);
   // s4 of a|b and c|d: [x8.q0 of a, b] + [x8.q1 of a, b].
-  __m256 ab4 = _mm256_add_ps(_mm256_permute2f128_ps(a8, b8, 0x20), _mm256_permute2f128_ps(a8, b8, 0x31));
-  __m256 cd4 = _mm256_add_ps(_mm256_permute2f128_ps(c8, d8, 0x20), _mm256_permute2f128_ps(c8, d8, 0x31));
+  __m256 ab4 =
+      _mm256_add_ps(_mm256_permute2f128_ps(a8, b8, 0x20), _mm256_permute2f128_ps(a8, b8, 0x31));
+  __m256 cd4 =
+      _mm256_add_ps(_mm256_permute2f128_ps(c8, d8, 0x20), _mm256_permute2f128_ps(c8, d8, 0x31));
   __m256 ab2 = _mm256_add_ps(ab4, _mm256_permute_ps(ab4, 0x4E));
   __m256 cd2 = _mm256_add_ps(cd4, _mm256_permute_ps(cd4, 0x4E));
   __m256 ab1 = _mm256_add_ps(ab2, _mm256_permute_ps(ab2, 0xB1));  // lanes 0 and 4
@@ -195,8 +205,8 @@ R1_SIMD_INLINE __m256 dup4(const float* c) {  // [c0, c0, c1, c1, c2, c2, c3, c3
 }
 R1_SIMD_INLINE V16 dup_pairs(const float* c) { return {dup4(c), dup4(c + 4)}; }
 R1_SIMD_INLINE V16 dup_pairs_negate_even(const float* s) {
-  const __m256 neg = _mm256_castsi256_ps(_mm256_set_epi32(0, int(0x80000000u), 0, int(0x80000000u), 0,
-                                                         int(0x80000000u), 0, int(0x80000000u)));
+  const __m256 neg = _mm256_castsi256_ps(_mm256_set_epi32(
+      0, int(0x80000000u), 0, int(0x80000000u), 0, int(0x80000000u), 0, int(0x80000000u)));
   V16 d = dup_pairs(s);
   return {_mm256_xor_ps(d.lo, neg), _mm256_xor_ps(d.hi, neg)};
 }

@@ -34,7 +34,9 @@ R1_SIMD_INLINE V16 zero() { return {_mm512_setzero_ps()}; }
 R1_SIMD_INLINE V16 set1(float f) { return {_mm512_set1_ps(f)}; }
 R1_SIMD_INLINE V16 load(const float* p) { return {_mm512_loadu_ps(p)}; }
 // First n lanes from p (n < 16), the rest zero; never touches memory past p + n.
-R1_SIMD_INLINE V16 load_n(const float* p, int n) { return {_mm512_maskz_loadu_ps(lane_mask(n), p)}; }
+R1_SIMD_INLINE V16 load_n(const float* p, int n) {
+  return {_mm512_maskz_loadu_ps(lane_mask(n), p)};
+}
 R1_SIMD_INLINE void store(float* p, V16 a) { _mm512_storeu_ps(p, a.v); }
 R1_SIMD_INLINE void store_n(float* p, V16 a, int n) { _mm512_mask_storeu_ps(p, lane_mask(n), a.v); }
 
@@ -173,11 +175,11 @@ R1_SIMD_INLINE V16 dup_pairs(const float* c) {
 // [-s0, s0, -s1, s1, ...]
 R1_SIMD_INLINE V16 dup_pairs_negate_even(const float* s) {
   V16 d = dup_pairs(s);
-  return {_mm512_castsi512_ps(
-      _mm512_xor_si512(_mm512_castps_si512(d.v), _mm512_set_epi32(0, int(0x80000000u), 0, int(0x80000000u), 0,
-                                                                  int(0x80000000u), 0, int(0x80000000u), 0,
-                                                                  int(0x80000000u), 0, int(0x80000000u), 0,
-                                                                  int(0x80000000u), 0, int(0x80000000u))))};
+  return {_mm512_castsi512_ps(_mm512_xor_si512(
+      _mm512_castps_si512(d.v),
+      _mm512_set_epi32(0, int(0x80000000u), 0, int(0x80000000u), 0, int(0x80000000u), 0,
+                       int(0x80000000u), 0, int(0x80000000u), 0, int(0x80000000u), 0,
+                       int(0x80000000u), 0, int(0x80000000u))))};
 }
 // Swaps neighbours: [x1, x0, x3, x2, ...]
 R1_SIMD_INLINE V16 swap_pairs(V16 a) { return {_mm512_permute_ps(a.v, 0xB1)}; }

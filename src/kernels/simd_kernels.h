@@ -1,14 +1,14 @@
 // The SIMD kernels, written once over the 16-lane V16 of the including ISA file (avx2.cpp,
-// avx512.cpp), which first includes its simd_<isa>.h and defines the tile sizes kMR, kNR, kOBMax,
-// kPanelBytes, kKC, kDirectMaxT and kDirectN. Every accumulator holds the 16 partial sums of the numerics
-// contract (ops.h), so each output equals the scalar reference bit for bit whichever path below
-// computes it; the paths differ only in how they reuse data:
+// avx512.cpp), which first includes its simd_<isa>.h and defines the tile sizes (kMR, kNR,
+// kOBMax, kPanelBytes, kKC, kTB, kDirectMaxT, kDirectN). Every accumulator holds the 16 partial
+// sums of the numerics contract (ops.h), so each output equals the scalar reference bit for bit
+// whichever path below computes it; the paths differ only in how they reuse data:
 //  * direct (T <= kDirectMaxT, decode): kDirectN weight rows are streamed once, converted in
 //    registers and multiplied with all T activation rows; this is the memory-bound matvec.
 //  * blocked (larger T, prefill): a panel of up to kOBMax weight rows (at most kPanelBytes, sized
 //    for L2) is converted to f32 once into per-thread scratch (a tile, not a copy of the matrix)
-//    and serves every activation row; a kMR x kNR register tile runs over it in k blocks of kKC,
-//    keeping partial sums of unfinished k in a stack buffer exactly as the registers held them,
+//    and serves many activation rows; a kMR x kNR register tile runs over it in k blocks of
+//    kKC, keeping partial sums of unfinished k in a buffer exactly as the registers held them,
 //    so splitting k changes no rounding.
 // Not a normal header: included exactly once per ISA translation unit.
 
@@ -28,7 +28,9 @@ namespace r1::kernels::R1_SIMD_NS {
 namespace {
 
 template <typename T>
-R1_SIMD_INLINE T min_of(T a, T b) { return a < b ? a : b; }
+R1_SIMD_INLINE T min_of(T a, T b) {
+  return a < b ? a : b;
+}
 
 // Row pointers without the views' inline members: inline functions shared with files built for
 // other ISAs must not be emitted from this one (the linker would keep an arbitrary copy).
@@ -43,24 +45,36 @@ inline constexpr int64_t kElemBytes = D == Wt::kF32 ? 4 : (D == Wt::kFP8 ? 1 : 2
 // 16 weights starting at element k of a row, converted to f32 (FP8: the 2^-120-scaled bits).
 template <Wt D>
 R1_SIMD_INLINE V16 wload(const uint8_t* row, int64_t k) {
-  if constexpr (D == Wt::kF32) return load(reinterpret_cast<const float*>(row) + k);
-  else if constexpr (D == Wt::kBF16) return load_bf16(reinterpret_cast<const uint16_t*>(row) + k);
-  else if constexpr (D == Wt::kF16) return load_f16(reinterpret_cast<const uint16_t*>(row) + k);
-  else return load_fp8_bits(row + k);
+  if constexpr (D == Wt::kF32)
+    return load(reinterpret_cast<const float*>(row) + k);
+  else if constexpr (D == Wt::kBF16)
+    return load_bf16(reinterpret_cast<const uint16_t*>(row) + k);
+  else if constexpr (D == Wt::kF16)
+    return load_f16(reinterpret_cast<const uint16_t*>(row) + k);
+  else
+    return load_fp8_bits(row + k);
 }
 template <Wt D>
 R1_SIMD_INLINE V16 wload_n(const uint8_t* row, int64_t k, int n) {
-  if constexpr (D == Wt::kF32) return load_n(reinterpret_cast<const float*>(row) + k, n);
-  else if constexpr (D == Wt::kBF16) return load_bf16_n(reinterpret_cast<const uint16_t*>(row) + k, n);
-  else if constexpr (D == Wt::kF16) return load_f16_n(reinterpret_cast<const uint16_t*>(row) + k, n);
-  else return load_fp8_bits_n(row + k, n);
+  if constexpr (D == Wt::kF32)
+    return load_n(reinterpret_cast<const float*>(row) + k, n);
+  else if constexpr (D == Wt::kBF16)
+    return load_bf16_n(reinterpret_cast<const uint16_t*>(row) + k, n);
+  else if constexpr (D == Wt::kF16)
+    return load_f16_n(reinterpret_cast<const uint16_t*>(row) + k, n);
+  else
+    return load_fp8_bits_n(row + k, n);
 }
 
 // Software prefetch hint into L1 (never faults, so running past the end of a row is harmless).
-R1_SIMD_INLINE void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+R1_SIMD_INLINE void prefetch(const uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+}
 
 // FP8 block scale folded with 2^120 (valid when fp8_scale_fast(s)).
-R1_SIMD_INLINE bool fp8_scale_fast(float s) { return s < kFp8FoldMaxScale && s > -kFp8FoldMaxScale; }
+R1_SIMD_INLINE bool fp8_scale_fast(float s) {
+  return s < kFp8FoldMaxScale && s > -kFp8FoldMaxScale;
+}
 
 // Exact FP8 dequantization of 16 codes for the packing paths (NaN codes and any scale handled).
 R1_SIMD_INLINE V16 fp8_dequant(V16 bits, float s) {
@@ -138,8 +152,8 @@ R1_SIMD_INLINE bool direct_accumulate(V16 (&acc)[M][N], const float* const (&xr)
     for (; k + 32 <= K; k += 32) {
       if constexpr (kPrefetchBytes > 0) {
         R1_UNROLL for (int n = 0; n < N; ++n)
-          R1_UNROLL for (int64_t b = 0; b < 32 * kElemBytes<D>; b += 64)
-            prefetch(wr[n] + k * kElemBytes<D> + b + kPrefetchBytes);
+            R1_UNROLL for (int64_t b = 0; b < 32 * kElemBytes<D>; b += 64)
+                prefetch(wr[n] + k * kElemBytes<D> + b + kPrefetchBytes);
       }
       direct_step<D, M, N>(acc, xr, wr, s, k);
       direct_step<D, M, N>(acc, xr, wr, s, k + 16);
@@ -206,7 +220,8 @@ void direct_rows(const ConstMatView& x, const WeightView& w, const MatView& y, i
   R1_UNROLL for (int m = 0; m < M; ++m) xr[m] = xrow(x, m);
   float* yo = yrow(y, 0);
   int64_t o = o_begin;
-  for (; o + kDirectN <= o_end; o += kDirectN) direct_tile<D, M, kDirectN>(xr, w, o, yo + o, y.stride);
+  for (; o + kDirectN <= o_end; o += kDirectN)
+    direct_tile<D, M, kDirectN>(xr, w, o, yo + o, y.stride);
   for (; o < o_end; ++o) direct_tile<D, M, 1>(xr, w, o, yo + o, y.stride);
 }
 
@@ -289,8 +304,8 @@ R1_SIMD_INLINE void packed_tile(const float* const (&xr)[M], int64_t kc, const f
 
 template <int M, int N>
 R1_SIMD_INLINE void packed_tile_rest(int64_t nr, const float* const (&xr)[M], int64_t kc,
-                                     const float* wp, float* part, bool first, bool last,
-                                     float* y, int64_t ys) {
+                                     const float* wp, float* part, bool first, bool last, float* y,
+                                     int64_t ys) {
   if constexpr (N > 0) {
     if (nr == N) return packed_tile<M, N>(xr, kc, wp, part, first, last, y, ys);
     packed_tile_rest<M, N - 1>(nr, xr, kc, wp, part, first, last, y, ys);
@@ -311,7 +326,8 @@ void packed_strip(const float* const* xrows, int64_t kb, int64_t ke, int64_t K, 
     const float* wk = wp + (k0 - kb) * kNR;
     int64_t o = 0;
     for (; o + kNR <= ob; o += kNR)
-      packed_tile<M, kNR>(xr, kc, wk + (o / kNR) * group, part + o * kMR * 16, first, last, y + o, ys);
+      packed_tile<M, kNR>(xr, kc, wk + (o / kNR) * group, part + o * kMR * 16, first, last, y + o,
+                          ys);
     if (o < ob)
       packed_tile_rest<M, kNR - 1>(ob - o, xr, kc, wk + (o / kNR) * group, part + o * kMR * 16,
                                    first, last, y + o, ys);
@@ -382,10 +398,14 @@ void matmul_typed(const ConstMatView& x, const WeightView& w, const MatView& y, 
 void matmul_rows(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
                  int64_t o_end) noexcept {
   switch (w.dtype) {
-    case DType::kF32: return matmul_typed<Wt::kF32>(x, w, y, o_begin, o_end);
-    case DType::kBF16: return matmul_typed<Wt::kBF16>(x, w, y, o_begin, o_end);
-    case DType::kF16: return matmul_typed<Wt::kF16>(x, w, y, o_begin, o_end);
-    default: return matmul_typed<Wt::kFP8>(x, w, y, o_begin, o_end);
+    case DType::kF32:
+      return matmul_typed<Wt::kF32>(x, w, y, o_begin, o_end);
+    case DType::kBF16:
+      return matmul_typed<Wt::kBF16>(x, w, y, o_begin, o_end);
+    case DType::kF16:
+      return matmul_typed<Wt::kF16>(x, w, y, o_begin, o_end);
+    default:
+      return matmul_typed<Wt::kFP8>(x, w, y, o_begin, o_end);
   }
 }
 
@@ -431,10 +451,14 @@ void dequantize_typed(const WeightView& w, int64_t row, float* out) noexcept {
 
 void dequantize_row(const WeightView& w, int64_t row, float* out) noexcept {
   switch (w.dtype) {
-    case DType::kF32: return dequantize_typed<Wt::kF32>(w, row, out);
-    case DType::kBF16: return dequantize_typed<Wt::kBF16>(w, row, out);
-    case DType::kF16: return dequantize_typed<Wt::kF16>(w, row, out);
-    default: return dequantize_typed<Wt::kFP8>(w, row, out);
+    case DType::kF32:
+      return dequantize_typed<Wt::kF32>(w, row, out);
+    case DType::kBF16:
+      return dequantize_typed<Wt::kBF16>(w, row, out);
+    case DType::kF16:
+      return dequantize_typed<Wt::kF16>(w, row, out);
+    default:
+      return dequantize_typed<Wt::kFP8>(w, row, out);
   }
 }
 
@@ -591,21 +615,9 @@ double fma_loop(int64_t iters, float* sink) noexcept {
 
 const KernelTable& table() {
   static const KernelTable t = {
-      kIsa,
-      matmul_rows,
-      dot_f32,
-      axpy_f32,
-      dequantize_row,
-      rms_norm,
-      silu_mul,
-      softmax,
-      add_inplace,
-      scale_inplace,
-      argmax,
-      rope_neox,
-      rope_interleaved,
-      read_stream_impl,
-      fma_loop,
+      kIsa,      matmul_rows, dot_f32,          axpy_f32,         dequantize_row,
+      rms_norm,  silu_mul,    softmax,          add_inplace,      scale_inplace,
+      argmax,    rope_neox,   rope_interleaved, read_stream_impl, fma_loop,
       kRowGrain,
   };
   return t;

@@ -68,7 +68,9 @@ inline TestWeight make_weight(DType dtype, int64_t rows, int64_t cols, std::mt19
   for (int64_t i = 0; i < rows * cols; ++i) {
     float v = nd(rng) * 0.5f;
     switch (dtype) {
-      case DType::kF32: std::memcpy(base + i * 4, &v, 4); break;
+      case DType::kF32:
+        std::memcpy(base + i * 4, &v, 4);
+        break;
       case DType::kBF16: {
         uint16_t h = f32_to_bf16(v);
         std::memcpy(base + i * 2, &h, 2);
@@ -79,7 +81,9 @@ inline TestWeight make_weight(DType dtype, int64_t rows, int64_t cols, std::mt19
         std::memcpy(base + i * 2, &h, 2);
         break;
       }
-      default: base[i] = f32_to_fp8_e4m3(v * 200.0f); break;
+      default:
+        base[i] = f32_to_fp8_e4m3(v * 200.0f);
+        break;
     }
   }
   tw.view.dtype = dtype;

@@ -40,8 +40,8 @@ void expect_same(const std::vector<float>& got, const std::vector<float>& want, 
 }
 
 std::string label(Isa isa, DType d, int64_t t, int64_t o, int64_t k) {
-  return std::string(isa_name(isa)) + " " + std::string(dtype_name(d)) + " T=" +
-         std::to_string(t) + " O=" + std::to_string(o) + " K=" + std::to_string(k);
+  return std::string(isa_name(isa)) + " " + std::string(dtype_name(d)) + " T=" + std::to_string(t) +
+         " O=" + std::to_string(o) + " K=" + std::to_string(k);
 }
 
 TEST(Matmul, EveryIsaMatchesScalarBitwise) {
@@ -148,7 +148,8 @@ TEST(Matmul, BatchAndThreadInvariant) {
         }
         // A batch made of one row repeated gives that row's result in every position.
         std::vector<float> rep(size_t(t * 777));
-        for (int64_t i = 0; i < t; ++i) std::copy(x.view.row(1), x.view.row(1) + 777, rep.begin() + i * 777);
+        for (int64_t i = 0; i < t; ++i)
+          std::copy(x.view.row(1), x.view.row(1) + 777, rep.begin() + i * 777);
         auto yr = run_matmul(p2, ConstMatView(rep.data(), t, 777, 777), w.view);
         for (int64_t i = 0; i < t; ++i)
           EXPECT_EQ(first_mismatch(yr.data() + i * 203, y1.data() + 203, 203), -1) << what;
@@ -189,8 +190,9 @@ TEST(Matmul, ScalarReferenceMatchesDoubleOracle) {
               break;
             }
             default:
-              wd[size_t(j)] = double(float(double(fp8_e4m3_to_f32(b[j])) *
-                                           double(w.scales[size_t((r / 128) * w.view.scale_cols + j / 128)])));
+              wd[size_t(j)] =
+                  double(float(double(fp8_e4m3_to_f32(b[j])) *
+                               double(w.scales[size_t((r / 128) * w.view.scale_cols + j / 128)])));
           }
         }
         for (int64_t i = 0; i < t; ++i) {
@@ -252,7 +254,9 @@ TEST(Dequantize, ExactForEveryTypeAndIsa) {
         for (int64_t j = 0; j < k; ++j) {
           float exact;
           switch (d) {
-            case DType::kF32: std::memcpy(&exact, b + 4 * j, 4); break;
+            case DType::kF32:
+              std::memcpy(&exact, b + 4 * j, 4);
+              break;
             case DType::kBF16: {
               uint16_t h;
               std::memcpy(&h, b + 2 * j, 2);
@@ -265,14 +269,16 @@ TEST(Dequantize, ExactForEveryTypeAndIsa) {
               exact = f16_to_f32(h);
               break;
             }
-            default: exact = fp8_e4m3_to_f32(b[j]) * w.scales[size_t(j / 128)];
+            default:
+              exact = fp8_e4m3_to_f32(b[j]) * w.scales[size_t(j / 128)];
           }
           ASSERT_TRUE(test::same_bits(want[size_t(j)], exact)) << dtype_name(d) << " " << j;
         }
         for (Isa isa : test::supported_isas()) {
           IsaScope s(isa);
           dequantize_row(w.view, r, got.data());
-          EXPECT_EQ(first_mismatch(got.data(), want.data(), k), -1) << isa_name(isa) << " " << dtype_name(d);
+          EXPECT_EQ(first_mismatch(got.data(), want.data(), k), -1)
+              << isa_name(isa) << " " << dtype_name(d);
           EXPECT_EQ(got[size_t(k)], 123.0f) << "wrote past the row";
         }
       }
@@ -315,8 +321,10 @@ TEST(Fp8, AllCodesAndScalesMatchReference) {
         for (int64_t r : {0, 1, 129}) {
           dequantize_row(w, r, row.data());
           for (int64_t j = 0; j < cols; ++j)
-            row_ref[size_t(j)] = fp8_e4m3_to_f32(q[size_t(r * cols + j)]) * scales[(r / 128) * 3 + j / 128];
-          EXPECT_EQ(first_mismatch(row.data(), row_ref.data(), cols), -1) << isa_name(isa) << " row " << r;
+            row_ref[size_t(j)] =
+                fp8_e4m3_to_f32(q[size_t(r * cols + j)]) * scales[(r / 128) * 3 + j / 128];
+          EXPECT_EQ(first_mismatch(row.data(), row_ref.data(), cols), -1)
+              << isa_name(isa) << " row " << r;
         }
       }
     }
@@ -351,7 +359,8 @@ TEST(Fp8, RowSlicesUseTheFullScaleGrid) {
   for (Isa isa : test::supported_isas()) {
     IsaScope s(isa);
     auto full = run_matmul(pool, x.view, w.view);
-    for (auto [b, n] : {std::pair<int64_t, int64_t>{0, 1}, {5, 123}, {127, 2}, {128, 128}, {131, 169}}) {
+    for (auto [b, n] :
+         {std::pair<int64_t, int64_t>{0, 1}, {5, 123}, {127, 2}, {128, 128}, {131, 169}}) {
       WeightView sub = w.view.rows_slice(b, n);
       EXPECT_EQ(sub.row0, b);
       auto y = run_matmul(pool, x.view, sub);

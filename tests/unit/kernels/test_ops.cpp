@@ -52,9 +52,10 @@ void check_all_isas(const std::string& name, std::vector<std::vector<float>> inp
     auto got = run(isa);
     for (size_t i = 0; i < got.size(); ++i) {
       int64_t at = first_mismatch(got[i].data(), want[i].data(), int64_t(got[i].size()));
-      EXPECT_EQ(at, -1) << name << " " << isa_name(isa) << " buffer " << i << " n="
-                        << inputs[i].size() << " at " << at << ": " << got[i][size_t(std::max<int64_t>(at, 0))]
-                        << " vs " << want[i][size_t(std::max<int64_t>(at, 0))];
+      EXPECT_EQ(at, -1) << name << " " << isa_name(isa) << " buffer " << i
+                        << " n=" << inputs[i].size() << " at " << at << ": "
+                        << got[i][size_t(std::max<int64_t>(at, 0))] << " vs "
+                        << want[i][size_t(std::max<int64_t>(at, 0))];
       EXPECT_EQ(got[i].back(), 99.0f) << name << " wrote past the end";
     }
   }
@@ -64,7 +65,8 @@ TEST(Ops, EveryIsaMatchesScalarBitwise) {
   std::mt19937 rng(11);
   for (int64_t n : kSizes) {
     auto a = randn(n, rng), b = randn(n, rng), c = randn(n, rng, 4.0f);
-    check_all_isas("dot", {a, b, {0.0f}}, [n](std::vector<float*>& p) { p[2][0] = dot_f32(p[0], p[1], n); });
+    check_all_isas("dot", {a, b, {0.0f}},
+                   [n](std::vector<float*>& p) { p[2][0] = dot_f32(p[0], p[1], n); });
     check_all_isas("axpy", {a, b}, [n](std::vector<float*>& p) { axpy_f32(p[0], 0.37f, p[1], n); });
     check_all_isas("rms_norm", {a, b, c},
                    [n](std::vector<float*>& p) { rms_norm(p[0], p[1], 1e-6f, n, p[2]); });
@@ -92,10 +94,29 @@ TEST(Ops, EveryIsaMatchesScalarBitwise) {
 
 // Extreme inputs take the same exp branches everywhere: overflow, underflow, NaN, infinities.
 TEST(Ops, ExtremeInputsMatchScalar) {
-  std::vector<float> v = {0.0f, -0.0f, 1e-30f, -1e-30f, 80.0f, -80.0f, 88.0f, -88.0f, 88.72f,
-                          88.73f, -86.97f, -86.99f, -87.5f, 100.0f, -100.0f, 1e30f, -1e30f,
-                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                          std::numeric_limits<float>::quiet_NaN(), 3.0f, -3.0f, 0.5f};
+  std::vector<float> v = {0.0f,
+                          -0.0f,
+                          1e-30f,
+                          -1e-30f,
+                          80.0f,
+                          -80.0f,
+                          88.0f,
+                          -88.0f,
+                          88.72f,
+                          88.73f,
+                          -86.97f,
+                          -86.99f,
+                          -87.5f,
+                          100.0f,
+                          -100.0f,
+                          1e30f,
+                          -1e30f,
+                          std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN(),
+                          3.0f,
+                          -3.0f,
+                          0.5f};
   const int64_t n = int64_t(v.size());
   std::vector<float> ones(v.size(), 1.0f);
   check_all_isas("silu extremes", {v, ones, ones},
@@ -107,7 +128,8 @@ TEST(Ops, ExtremeInputsMatchScalar) {
 
 double ulp_distance(float a, double exact) {
   float e = float(exact);
-  double ulp = std::ldexp(1.0, std::ilogb(std::max(std::fabs(e), std::numeric_limits<float>::min())) - 23);
+  double ulp =
+      std::ldexp(1.0, std::ilogb(std::max(std::fabs(e), std::numeric_limits<float>::min())) - 23);
   return std::fabs(double(a) - exact) / ulp;
 }
 
@@ -139,7 +161,9 @@ TEST(Reference, OpsAgreeWithDouble) {
   double ss = 0;
   for (float v : x) ss += double(v) * v;
   double r = 1.0 / std::sqrt(ss / n + 1e-6);
-  for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(out[size_t(i)], x[size_t(i)] * r * w[size_t(i)], 1e-6 * std::fabs(x[size_t(i)] * r * w[size_t(i)]) + 1e-7);
+  for (int64_t i = 0; i < n; ++i)
+    EXPECT_NEAR(out[size_t(i)], x[size_t(i)] * r * w[size_t(i)],
+                1e-6 * std::fabs(x[size_t(i)] * r * w[size_t(i)]) + 1e-7);
 
   silu_mul(x.data(), u.data(), n, out.data());
   for (int64_t i = 0; i < n; ++i) {
@@ -236,9 +260,8 @@ TEST(Bandwidth, MeasuresSomething) {
 // R1_ISA is read once, at start-up: run this binary again with it set and read back the ISA
 // the child reports.
 std::string child_isa(const char* value) {
-  std::string cmd = "R1_ISA=" + std::string(value) +
-                    " R1_KERNELS_TEST_CHILD=1 /proc/" + std::to_string(getpid()) +
-                    "/exe --gtest_filter=IsaEnv.Child 2>&1";
+  std::string cmd = "R1_ISA=" + std::string(value) + " R1_KERNELS_TEST_CHILD=1 /proc/" +
+                    std::to_string(getpid()) + "/exe --gtest_filter=IsaEnv.Child 2>&1";
   FILE* f = popen(cmd.c_str(), "r");
   if (!f) return "popen failed";
   std::string out;
