@@ -86,7 +86,7 @@ std::shared_ptr<ModelBundle> load_with_progress(const std::string& path, LoadMod
 
 GenerationRequest build_request(const ModelBundle& b, const GenerateOptions& o, const std::string& prompt, bool raw) {
   GenerationRequest req;
-  req.prompt = b.tokenizer->encode(prompt, /*add_special_tokens=*/raw);
+  req.prompt = b.encode_prompt(prompt, raw);
   req.prompt_opens_reasoning = !raw && b.prompt_opens_reasoning(prompt);
   req.split_reasoning = !raw;
   req.sampling = o.sampling.apply_to(b.defaults.sampling);

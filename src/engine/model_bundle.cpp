@@ -33,6 +33,14 @@ std::string ModelBundle::render(const chat::ChatInputs& inputs) const {
   return chat_template->render(chat::build_context(inputs));
 }
 
+std::vector<int32_t> ModelBundle::encode_prompt(const std::string& text, bool raw) const {
+  if (!raw) return tokenizer->encode(text, false);
+  std::vector<int32_t> ids = tokenizer->encode(text, true);
+  const TokenizerConfig& c = tokenizer->config();
+  if (c.add_bos_token && c.bos_id && (ids.empty() || ids.front() != *c.bos_id)) ids.insert(ids.begin(), *c.bos_id);
+  return ids;
+}
+
 bool ModelBundle::prompt_opens_reasoning(const std::string& prompt) const {
   if (!reasoning_model) return false;
   size_t end = prompt.size();
@@ -44,25 +52,37 @@ bool ModelBundle::prompt_opens_reasoning(const std::string& prompt) const {
 std::shared_ptr<ModelBundle> load_bundle(const std::string& path, LoadMode mode) {
   auto b = std::make_shared<ModelBundle>();
   b->path = path;
-  b->name = fs::path(path).filename().string();
-  if (b->name.empty()) b->name = fs::path(path).parent_path().filename().string();
+  fs::path p(path);
+  if (p.filename().empty()) p = p.parent_path();
+  b->name = p.extension() == ".gguf" ? p.stem().string() : p.filename().string();
   auto ckpt = open_checkpoint(path, mode);
   b->defaults = read_defaults(*ckpt);
   b->model = load_model(ckpt);
 
-  if (!fs::exists(fs::path(path) / "tokenizer.json"))
-    fail(ErrorKind::kNotFound, "{}: tokenizer.json is missing (needed to generate text)", path);
-  b->tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(path));
+  if (ckpt->tokenizer_json) {
+    // A GGUF file carries its tokenizer and chat template in its metadata.
+    const nlohmann::json* tc = ckpt->tokenizer_config ? &*ckpt->tokenizer_config : nullptr;
+    b->tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_json(*ckpt->tokenizer_json, tc));
+    if (tc && tc->contains("chat_template") && (*tc)["chat_template"].is_string())
+      b->chat_template = chat::ChatTemplate::parse((*tc)["chat_template"].get<std::string>(), b->name + ":chat_template");
+    const TokenizerConfig& cfg = b->tokenizer->config();
+    if (cfg.bos_token) b->special_tokens["bos_token"] = *cfg.bos_token;
+    if (cfg.eos_token) b->special_tokens["eos_token"] = *cfg.eos_token;
+  } else {
+    if (!fs::exists(fs::path(path) / "tokenizer.json"))
+      fail(ErrorKind::kNotFound, "{}: tokenizer.json is missing (needed to generate text)", path);
+    b->tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(path));
+    try {
+      chat::ModelChatConfig chat = chat::load_chat_config(path);
+      b->chat_template = chat::ChatTemplate::parse(chat.template_source, chat.template_origin);
+      b->special_tokens = chat.special_tokens;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;  // a broken template is an error; none is fine
+    }
+  }
   if (b->tokenizer->vocab_size() > b->model->info().vocab_size)
     fail("{}: the tokenizer has {} ids but the model only {} logits", path, b->tokenizer->vocab_size(),
          b->model->info().vocab_size);
-  try {
-    chat::ModelChatConfig chat = chat::load_chat_config(path);
-    b->chat_template = chat::ChatTemplate::parse(chat.template_source, chat.template_origin);
-    b->special_tokens = chat.special_tokens;
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kNotFound) throw;  // a broken template is an error; none is fine
-  }
 
   b->eos_ids = b->model->info().eos_token_ids;
   if (auto eos = b->tokenizer->config().eos_id) b->eos_ids.push_back(*eos);

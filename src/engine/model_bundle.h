@@ -35,6 +35,9 @@ struct ModelBundle {
 
   // Renders a conversation with the chat template (throws r1::Error without one).
   std::string render(const chat::ChatInputs& inputs) const;
+  // Token ids of a prompt: a rendered chat prompt is encoded as is (it carries its own BOS); raw
+  // text gets the BOS the tokenizer config asks for, as transformers adds it.
+  std::vector<int32_t> encode_prompt(const std::string& text, bool raw) const;
   // True when a rendered prompt ends inside an opened reasoning block ("…<think>\n").
   bool prompt_opens_reasoning(const std::string& prompt) const;
 };

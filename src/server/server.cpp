@@ -60,14 +60,6 @@ std::string random_id(const char* prefix) {
   return fmt::format("{}{:016x}", prefix, salt * 0x9e3779b97f4a7c15ull + ++counter);
 }
 
-// The BOS a raw prompt gets when the tokenizer config asks for one (as transformers adds it).
-std::vector<int32_t> encode_raw_prompt(const ModelBundle& b, const std::string& text) {
-  std::vector<int32_t> ids = b.tokenizer->encode(text, true);
-  const TokenizerConfig& c = b.tokenizer->config();
-  if (c.add_bos_token && c.bos_id && (ids.empty() || ids.front() != *c.bos_id)) ids.insert(ids.begin(), *c.bos_id);
-  return ids;
-}
-
 ApiError from_error(const Error& e) {
   switch (e.kind()) {
     case ErrorKind::kLimit: return ApiError(429, e.what(), "", "rate_limit_exceeded", "rate_limit_error");
@@ -254,11 +246,11 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       if (chat) {
         pr.inputs.special_tokens = b.special_tokens;
         prompt_text = b.render(pr.inputs);
-        base.prompt = b.tokenizer->encode(prompt_text, false);
+        base.prompt = b.encode_prompt(prompt_text, false);
         base.prompt_opens_reasoning = b.prompt_opens_reasoning(prompt_text);
       } else {
         prompt_text = pr.prompt_text;
-        base.prompt = encode_raw_prompt(b, prompt_text);
+        base.prompt = b.encode_prompt(prompt_text, true);
         base.split_reasoning = false;
       }
     } catch (const Error& e) {
