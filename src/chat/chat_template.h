@@ -14,7 +14,7 @@ namespace r1::chat {
 // Guards against runaway templates; exceeding one is an r1::Error of kind kLimit.
 struct TemplateLimits {
   std::size_t max_output_bytes = std::size_t{64} << 20;  // output, and any string built on the way
-  std::uint64_t max_steps = 20'000'000;                  // loop iterations, calls, filter work
+  std::uint64_t max_steps = 20'000'000;                  // evaluation steps (nodes, iterations, data walked)
   int max_call_depth = 100;                              // nested macro or recursive-loop calls
 };
 

@@ -332,6 +332,14 @@ void Interpreter::count_steps(std::uint64_t n) {
     throw_limit(fmt::format("template rendering exceeded {} steps (an endless or very large loop?)", limits_.max_steps));
 }
 
+// One step per element or per 16 bytes keeps the worst case (20M steps) well under a second or
+// two of copying or comparing.
+void Interpreter::charge_for(const Value& v) {
+  if (v.is_string()) count_steps(v.as_string().size() / 16);
+  else if (v.is_sequence()) count_steps(v.as_list().size());
+  else if (v.is_dict()) count_steps(v.as_dict().size());
+}
+
 void Interpreter::check_size(std::size_t bytes) {
   if (bytes > limits_.max_output_bytes)
     throw_limit(fmt::format("template built a string of {} bytes, over the limit of {}", bytes, limits_.max_output_bytes));
@@ -356,6 +364,7 @@ void Interpreter::rethrow_located(const TemplateError& e, SourcePos pos) {
 }
 
 List Interpreter::iterate(const Value& v) {
+  charge_for(v);
   switch (v.kind()) {
     case Value::Kind::kList:
     case Value::Kind::kTuple: return v.as_list();
@@ -437,6 +446,7 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
       std::int64_t i = key.as_int();
       if (obj.is_string()) {
         const std::string& s = obj.as_string();
+        charge_for(obj);
         if (is_ascii(s)) {
           const auto n = static_cast<std::int64_t>(s.size());
           if (i < 0) i += n;
@@ -472,6 +482,7 @@ Value Interpreter::apply_filter(std::string_view name, const Value& input, CallA
   const FilterFn fn = find_filter(name);
   if (!fn) throw_error(fmt::format("no filter named '{}'", name));
   count_steps();
+  charge_for(input);
   return fn(*this, input, args);
 }
 
@@ -479,6 +490,7 @@ bool Interpreter::apply_test(std::string_view name, const Value& input, CallArgs
   const TestFn fn = find_test(name);
   if (!fn) throw_error(fmt::format("no test named '{}'", name));
   count_steps();
+  charge_for(input);
   return fn(*this, input, args);
 }
 
@@ -549,6 +561,7 @@ Value Interpreter::call_macro(const MacroDef& def, const std::shared_ptr<Scope>&
 Value Interpreter::eval(const Expr& e) {
   DepthGuard guard(*this, eval_depth_, limits_.max_eval_depth, "template evaluation");
   try {
+    count_steps();
     return eval_inner(e);
   } catch (const TemplateError& err) {
     if (err.located()) throw;
@@ -586,6 +599,7 @@ Value Interpreter::eval_call(const CallExpr& e) {
     if (!obj.is_object() && has_builtin_method(obj, attr.name)) {
       CallArgs args = eval_args(e.args);
       count_steps();
+      charge_for(obj);
       bool found = true;
       return call_builtin_method(*this, obj, attr.name, args, found);
     }
@@ -625,6 +639,7 @@ Value Interpreter::eval_slice(const SliceExpr& e) {
   if (!obj.is_string() && !obj.is_sequence())
     return Value::undefined(fmt::format("'{}' cannot be sliced", obj.type_name()));
   std::vector<char32_t> cps;
+  charge_for(obj);
   const bool ascii = obj.is_string() && is_ascii(obj.as_string());
   if (obj.is_string() && !ascii) cps = utf8_decode(obj.as_string());
   const auto n = static_cast<std::int64_t>(obj.is_string() ? (ascii ? obj.as_string().size() : cps.size()) : obj.as_list().size());
@@ -668,6 +683,10 @@ Value Interpreter::eval_compare(const CompareExpr& e) {
   Value left = eval(*e.first);
   for (const auto& [op, rhs_expr] : e.rest) {
     Value right = eval(*rhs_expr);
+    // `in` and equality walk containers and strings.
+    count_steps();
+    charge_for(right);
+    if (op != Op::kIn && op != Op::kNotIn) charge_for(left);
     bool ok = false;
     switch (op) {
       case Op::kEq: ok = py_equal(left, right); break;
@@ -711,6 +730,7 @@ Value Interpreter::eval_inner(const Expr& e) {
     case Expr::Kind::kDict: {
       Dict d;
       for (const auto& [k, v] : static_cast<const DictExpr&>(e).items) {
+        count_steps(d.size() / 16);  // Dict::set scans the keys
         Value key = eval(*k);
         if (key.is_list() || key.is_dict()) throw_error(fmt::format("unhashable type: '{}'", py_type(key)));
         d.set(std::move(key), eval(*v));
@@ -804,6 +824,7 @@ Interpreter::Flow Interpreter::exec_body(const Body& body) {
 Interpreter::Flow Interpreter::exec(const Stmt& s) {
   DepthGuard guard(*this, eval_depth_, limits_.max_eval_depth, "template evaluation");
   try {
+    count_steps();
     return exec_inner(s);
   } catch (const TemplateError& err) {
     if (err.located()) throw;

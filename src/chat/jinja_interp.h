@@ -17,7 +17,7 @@ namespace r1::chat::jinja {
 // Guards against runaway templates; exceeding one is an error (TemplateError kind kLimit).
 struct RenderLimits {
   std::size_t max_output_bytes = std::size_t{64} << 20;  // also the largest string a template may build
-  std::uint64_t max_steps = 20'000'000;                  // loop iterations, calls and filter work
+  std::uint64_t max_steps = 20'000'000;                  // evaluated nodes, iterations, calls, data walked
   int max_call_depth = 100;                              // nested macro / recursive-loop calls
   int max_eval_depth = 600;                              // nested expression + statement evaluation (~1 KiB of stack each)
 };
@@ -53,6 +53,9 @@ class Interpreter {
   List iterate(const Value& v);
   // Accounts for work done (loop iterations, calls, elements processed).
   void count_steps(std::uint64_t n = 1);
+  // Accounts for an operation that walks all of `v` (a string, list or dict), so that repeating
+  // cheap-looking operations on big values cannot run unbounded.
+  void charge_for(const Value& v);
   // Checks a string about to be built against the size limit and accounts for the copy.
   void check_size(std::size_t bytes);
   // Keeps an object whose references may form a cycle, to release it when the render ends.

@@ -51,14 +51,14 @@ class Lexer {
       const std::size_t tag = find_tag(pos_);
       std::string text = src_.substr(pos_, tag - pos_);
       if (tag == src_.size()) {
-        emit_text(std::move(text), pos_);
+        emit_text(std::move(text));
         advance(tag);
         break;
       }
       const char kind = src_[tag + 1];  // '{', '%' or '#'
       const char sign = tag + 2 < src_.size() && (src_[tag + 2] == '-' || src_[tag + 2] == '+') ? src_[tag + 2] : 0;
       apply_left_control(text, sign, kind != '{', line_starting);
-      emit_text(std::move(text), pos_);
+      emit_text(std::move(text));
       advance(tag);
       const SourcePos tag_pos = here();
       const std::size_t after = tag + 2 + (sign ? 1 : 0);
@@ -100,13 +100,12 @@ class Lexer {
     return src_.size();
   }
 
-  void emit_text(std::string text, std::size_t at) {
+  void emit_text(std::string text) {
     if (text.empty()) return;
     Token t;
     t.type = TokenType::kText;
     t.text = std::move(text);
     t.pos = here();
-    (void)at;
     tokens_.push_back(std::move(t));
   }
 
@@ -187,7 +186,7 @@ class Lexer {
       if (src_.compare(r, 2, "%}") != 0) continue;
       std::string text = src_.substr(pos_, q - pos_);
       apply_left_control(text, sign, true, line_starting);
-      emit_text(std::move(text), pos_);
+      emit_text(std::move(text));
       advance(q);
       return finish_tag(r + 2, end_sign, opt_.trim_blocks);
     }

@@ -524,6 +524,7 @@ Value g_dict(Interpreter& in, CallArgs& args) {
         List kv = in.iterate(pair);
         if (kv.size() != 2) throw_error("dictionary update sequence element has wrong length; 2 is required");
         if (kv[0].is_list() || kv[0].is_dict()) throw_error(fmt::format("unhashable type: '{}'", py_type(kv[0])));
+        in.count_steps(1 + d.size() / 16);  // Dict::set scans the keys
         d.set(kv[0], kv[1]);
       }
     }

@@ -143,18 +143,28 @@ bool py_isspace(char32_t cp) {
 }
 
 std::string_view py_strip(std::string_view s, bool left, bool right) {
-  // One forward pass: the first non-space code point starts the result, the last one ends it.
-  std::size_t begin = s.size(), end = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t at = i;
-    if (!py_isspace(decode_one(s, i))) {
-      if (begin == s.size()) begin = at;
-      end = i;
+  // Scans only the stripped ends (callers strip a short head or tail of long texts).
+  std::size_t begin = 0, end = s.size();
+  if (left) {
+    while (begin < end) {
+      std::size_t j = begin;
+      if (!py_isspace(decode_one(s, j))) break;
+      begin = j;
     }
   }
-  if (begin == s.size()) return left || right ? std::string_view() : s;  // all whitespace
-  if (!left) begin = 0;
-  if (!right) end = s.size();
+  if (right) {
+    while (end > begin) {
+      // The last code point starts at most 3 continuation bytes back; a sequence that does not
+      // decode to exactly [start, end) is a stray byte, which is never whitespace.
+      std::size_t start = end - 1;
+      for (int back = 0; start > begin && back < 3 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80; ++back)
+        --start;
+      std::size_t j = start;
+      const char32_t cp = decode_one(s, j);
+      if (j != end || !py_isspace(cp)) break;
+      end = start;
+    }
+  }
   return s.substr(begin, end - begin);
 }
 

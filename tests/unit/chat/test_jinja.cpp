@@ -312,6 +312,16 @@ TEST(JinjaLimits, HugeLoopsAndOutputsAreErrors) {
   EXPECT_NE(error_of("{{ range(1000000)|length }}").find("range too big"), std::string::npos);
 }
 
+TEST(JinjaLimits, RepeatedWorkOnBigValuesCountsAsSteps) {
+  // Each of these would run for minutes if only loop iterations were counted.
+  for (const char* src : {"{% set l = range(100000)|list %}{% for i in l %}{% if i in l %}{% endif %}{% endfor %}",
+                          "{% set l = range(100000)|list %}{% for i in l %}{% set y = l|list %}{% endfor %}",
+                          "{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set y = s.upper() %}{% endfor %}"}) {
+    const std::string e = error_of(src);
+    EXPECT_NE(e.find("exceeded 20000000 steps"), std::string::npos) << src << ": " << e;
+  }
+}
+
 TEST(JinjaLimits, DeepNestingIsASyntaxErrorNotACrash) {
   EXPECT_NE(error_of("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nested too deeply"), std::string::npos);
   std::string ifs;
