@@ -77,7 +77,7 @@ class Vocabulary {
 // type (incl. arrays of types), properties, required, additionalProperties, items, prefixItems,
 // enum, const, anyOf, oneOf (compiled as anyOf), allOf with one member, $ref/$defs/definitions
 // (JSON pointers into the same document, recursion allowed), minLength/maxLength, pattern (an
-// ECMA-262 subset), format (date, time, date-time, uuid, email, ipv4), minimum/maximum/
+// ECMA-262 subset), format (date, time, date-time, uuid, email, uri, hostname, ipv4), minimum/maximum/
 // exclusiveMinimum/exclusiveMaximum for numbers and integers, minItems/maxItems, nested objects.
 // Object properties are written in the order of "properties" (optional ones may be left out),
 // additional properties after them. Anything else that constrains values is an r1::Error naming

@@ -51,7 +51,8 @@ const std::set<std::string> kNumberKeywords = {"minimum", "maximum", "exclusiveM
 std::string json_string_literal(const std::string& s) { return Json(s).dump(); }
 
 // The text of each format, as a pattern inside a JSON string (RFC 3339 dates and times with real
-// month lengths and leap years, RFC 4122 UUIDs, a practical subset of RFC 5321 addresses).
+// month lengths and leap years, RFC 4122 UUIDs, a practical subset of RFC 5321 addresses, RFC 3986
+// URI characters after a scheme, RFC 1123 host names, dotted-quad IPv4).
 const char* format_pattern(const std::string& format) {
   static const std::string kDate =
       "(\\d{4}-(0[13578]|1[02])-(0[1-9]|[12]\\d|3[01])|\\d{4}-(0[469]|11)-(0[1-9]|[12]\\d|30)"
@@ -71,6 +72,13 @@ const char* format_pattern(const std::string& format) {
   if (format == "email") {
     return "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
            "@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?$";
+  }
+  if (format == "uri") {  // scheme ":" then RFC 3986 characters or percent escapes
+    return "^[A-Za-z][A-Za-z0-9+.\\-]*:([A-Za-z0-9\\-._~:/?#\\[\\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$";
+  }
+  if (format == "hostname") {  // RFC 1123 labels of 1-63 characters (total length not bounded)
+    return "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+           "[A-Za-z0-9])?)*$";
   }
   if (format == "ipv4") {
     return "^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$";

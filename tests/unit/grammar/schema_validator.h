@@ -105,6 +105,43 @@ inline bool valid_format(const std::string& format, const std::string& s) {
     }
     return parts == 4;
   }
+  if (format == "uri") {
+    size_t colon = s.find(':');
+    if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(s[0]))) {
+      return false;
+    }
+    for (size_t i = 1; i < colon; ++i) {
+      char c = s[i];
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '.' && c != '-') return false;
+    }
+    const std::string allowed = "-._~:/?#[]@!$&'()*+,;=";
+    for (size_t i = colon + 1; i < s.size(); ++i) {
+      char c = s[i];
+      if (c == '%') {
+        if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+            !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+          return false;
+        }
+        i += 2;
+      } else if (!std::isalnum(static_cast<unsigned char>(c)) && allowed.find(c) == std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (format == "hostname") {
+    size_t start = 0;
+    while (true) {
+      size_t dot = s.find('.', start);
+      std::string l = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (l.empty() || l.size() > 63 || l.front() == '-' || l.back() == '-') return false;
+      for (char c : l) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+      }
+      if (dot == std::string::npos) return true;
+      start = dot + 1;
+    }
+  }
   if (format == "email") {
     // local@domain: dot-separated atoms of atext; domain labels of letters, digits and inner
     // hyphens, at least two labels, the last starting with a letter.
