@@ -90,7 +90,43 @@ std::shared_ptr<Checkpoint> gguf_checkpoint(const GgufFile& g) {
 
 std::shared_ptr<Checkpoint> open_gguf_checkpoint(const std::string& path, LoadMode mode) {
   if (!std::filesystem::exists(path)) fail(ErrorKind::kNotFound, "{}: no such file", path);
-  return gguf_checkpoint(open_gguf(path, mode));
+  GgufFile first = open_gguf(path, mode);
+  const int64_t count = first.get_int_opt("split.count").value_or(1);
+  if (count <= 1) return gguf_checkpoint(first);
+
+  // A model split by llama.cpp's gguf-split: <prefix>-00001-of-000NN.gguf ... (split.no counts
+  // from 0). Any shard may be named; the set is opened from the first, whose metadata is the
+  // model's, and the tensors of all shards are merged.
+  if (count > 99999) fail("{}: split.count = {} is out of range", path, count);
+  const std::string tail = fmt::format("-of-{:05d}.gguf", count);
+  const size_t at = path.size() >= tail.size() + 6 ? path.size() - tail.size() - 6 : std::string::npos;
+  if (at == std::string::npos || path.compare(path.size() - tail.size(), tail.size(), tail) != 0 || path[at] != '-')
+    fail("{}: a split GGUF file (split.count {}) must be named <name>-NNNNN-of-{:05d}.gguf", path, count, count);
+  const std::string prefix = path.substr(0, at);
+  std::vector<std::shared_ptr<MappedFile>> extra;
+  GgufFile merged;
+  for (int64_t i = 0; i < count; ++i) {
+    const std::string shard = fmt::format("{}-{:05d}{}", prefix, i + 1, tail);
+    if (!std::filesystem::exists(shard)) fail(ErrorKind::kNotFound, "{}: shard {} of {} is missing", shard, i + 1, count);
+    GgufFile g = shard == path ? std::move(first) : open_gguf(shard, mode);
+    if (g.get_int_opt("split.count").value_or(1) != count || g.get_int_opt("split.no").value_or(-1) != i)
+      fail("{}: split.no / split.count say this is not shard {} of {}", shard, i + 1, count);
+    if (i == 0) {
+      merged = std::move(g);
+      continue;
+    }
+    extra.push_back(g.file);
+    for (GgufTensorInfo& t : g.tensors) {
+      if (merged.tensor_index.count(t.name)) fail("{}: tensor '{}' is also in an earlier shard", shard, t.name);
+      merged.tensor_index.emplace(t.name, merged.tensors.size());
+      merged.tensors.push_back(std::move(t));
+    }
+  }
+  if (auto total = merged.get_int_opt("split.tensors.count"); total && *total != int64_t(merged.tensors.size()))
+    fail("{}: the shards hold {} tensors, split.tensors.count says {}", merged.path, merged.tensors.size(), *total);
+  std::shared_ptr<Checkpoint> ckpt = gguf_checkpoint(merged);
+  ckpt->files.insert(ckpt->files.end(), extra.begin(), extra.end());
+  return ckpt;
 }
 
 }  // namespace r1

@@ -1,7 +1,8 @@
 // A GGUF file opened as a complete r1 checkpoint: the Hugging Face view of it (config.json
 // synthesized from `<arch>.*` metadata, tensors renamed to HF names with zero-copy views,
 // stacked experts split into per-expert views, the tokenizer as tokenizer.json +
-// tokenizer_config.json). open_checkpoint() dispatches here for *.gguf files.
+// tokenizer_config.json). open_checkpoint() dispatches here for *.gguf files. A model split by
+// llama.cpp's gguf-split (<name>-00001-of-000NN.gguf, ...) opens from any of its shards.
 #pragma once
 
 #include <memory>

@@ -307,6 +307,34 @@ TEST(GgufCheckpoint, Deepseek2ConfigExpertsAndSplitMla) {
   fs::remove(path);
 }
 
+// gguf-split shards: the tensors of every shard, the metadata of the first; any shard opens the set.
+TEST(GgufCheckpoint, SplitFilesOpenAsOneModel) {
+  const fs::path dir = fs::temp_directory_path() / "r1_test_split";
+  fs::create_directories(dir);
+  auto shard = [&](int no, const std::vector<std::pair<std::string, std::vector<uint64_t>>>& tensors,
+                   bool with_model_keys) {
+    std::vector<std::pair<std::string, GgufValue>> kv;
+    if (with_model_keys) kv = deepseek2_keys();
+    kv.emplace_back("split.no", GgufValue::of_u32(uint32_t(no)));
+    kv.emplace_back("split.count", GgufValue::of_u32(2));
+    kv.emplace_back("split.tensors.count", GgufValue::of_u32(3));
+    const std::string name = fmt::format("r1_test_split/m-{:05d}-of-00002.gguf", no + 1);
+    return write_temp(name, kv, tensors);
+  };
+  const std::string a = shard(0, {{"blk.1.exp_probs_b.bias", {4}}, {"output_norm.weight", {32}}}, true);
+  const std::string b = shard(1, {{"blk.1.ffn_down_exps.weight", {16, 32, 4}}}, false);
+  for (const std::string& p : {a, b}) {
+    std::shared_ptr<Checkpoint> c = open_checkpoint(p);
+    EXPECT_EQ(c->config["topk_method"], "noaux_tc");
+    EXPECT_NE(c->find("model.norm.weight"), nullptr);
+    EXPECT_NE(c->find("model.layers.1.mlp.experts.3.down_proj.weight"), nullptr);
+    EXPECT_EQ(c->files.size(), 2u);
+  }
+  fs::remove(b);
+  expect_error([&] { open_checkpoint(a); }, "shard 2 of 2 is missing");
+  fs::remove_all(dir);
+}
+
 TEST(GgufCheckpoint, ModelErrors) {
   auto arch = deepseek2_keys();
   arch[0].second = GgufValue::of_string("gpt2");
