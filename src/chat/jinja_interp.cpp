@@ -92,7 +92,7 @@ class LoopObject : public Object {
     if (!stmt_->recursive) throw_error("tried to call a non-recursive loop; add the 'recursive' modifier to the for tag");
     if (args.positional.size() != 1 || !args.keywords.empty()) throw_error("loop() takes exactly one argument");
     if (!outer_) throw_error("loop() called after its loop finished");
-    return Value(in.run_loop(*stmt_, in.iterate(args.positional[0]), depth_ + 1, outer_));
+    return Value(in.run_recursive(*stmt_, args.positional[0], depth_ + 1, outer_));
   }
   std::string str() const override {
     return fmt::format("<LoopContext {}/{}>", index_ + 1, items_->size());
@@ -894,24 +894,38 @@ std::string Interpreter::run_loop(const ForStmt& s, List items, int depth, std::
   return out;
 }
 
+List Interpreter::loop_items(const ForStmt& s, const Value& iterable, const std::shared_ptr<Scope>& outer) {
+  List items = iterate(iterable);
+  if (!s.filter) return items;
+  // `for x in xs if cond`: the condition sees the loop target but no `loop`.
+  List kept;
+  for (Value& item : items) {
+    count_steps();
+    ScopeSwap swap(*this, std::make_shared<Scope>(outer));
+    assign(s.target, item);
+    if (eval(*s.filter).truthy()) kept.push_back(std::move(item));
+  }
+  return kept;
+}
+
+std::string Interpreter::run_recursive(const ForStmt& s, const Value& iterable, int depth, std::shared_ptr<Scope> outer) {
+  List items = loop_items(s, iterable, outer);
+  if (items.empty()) {
+    // A recursive call with nothing to iterate renders the else block, as in Jinja2.
+    std::string out = capture(s.else_body, std::make_shared<Scope>(outer));
+    return out;
+  }
+  return run_loop(s, std::move(items), depth, std::move(outer));
+}
+
 Interpreter::Flow Interpreter::exec_for(const ForStmt& s) {
   Value iterable = eval(*s.iter);
   List items;
   try {
-    items = iterate(iterable);
+    items = loop_items(s, iterable, scope_);
   } catch (const TemplateError& err) {
     if (err.located()) throw;
     rethrow_located(err, s.iter->pos);
-  }
-  if (s.filter) {
-    List kept;
-    for (Value& item : items) {
-      count_steps();
-      ScopeSwap swap(*this, std::make_shared<Scope>(scope_));
-      assign(s.target, item);
-      if (eval(*s.filter).truthy()) kept.push_back(std::move(item));
-    }
-    items = std::move(kept);
   }
   if (items.empty()) {
     if (!s.else_body.empty()) {

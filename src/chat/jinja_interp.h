@@ -67,6 +67,9 @@ class Interpreter {
   // Runs the items of a for loop in a scope below `outer` (also the recursive loop(...) call);
   // returns the output.
   std::string run_loop(const ForStmt& stmt, List items, int depth, std::shared_ptr<Scope> outer);
+  // loop(iterable) in a recursive loop: filters the items like the loop does, renders the else
+  // block when none remain.
+  std::string run_recursive(const ForStmt& stmt, const Value& iterable, int depth, std::shared_ptr<Scope> outer);
 
  private:
   enum class Flow { kNormal, kBreak, kContinue };
@@ -99,6 +102,7 @@ class Interpreter {
   Flow exec(const Stmt& s);
   Flow exec_inner(const Stmt& s);
   Flow exec_for(const ForStmt& s);
+  List loop_items(const ForStmt& s, const Value& iterable, const std::shared_ptr<Scope>& outer);
   void exec_set(const SetStmt& s);
   void assign(const Target& target, Value value);
   std::string capture(const Body& body, std::shared_ptr<Scope> scope);

@@ -166,6 +166,9 @@ case("loop_break_continue", "{% for i in range(5) %}{% if i == 1 %}{% continue %
 case("loop_nested", "{% for a in [1,2] %}{% for b in [3,4] %}{{ a }}{{ b }}{{ loop.index }}{% if b == 3 %}{% continue %}{% endif %}!{% endfor %}{{ loop.index }};{% endfor %}")
 case("loop_cycle_changed", "{% for i in range(4) %}{{ loop.cycle('a', 'b', 'c') }}{% endfor %} {% for i in [1,1,2,2,1] %}{% if loop.changed(i) %}{{ i }}{% endif %}{% endfor %}")
 case("loop_recursive", "{% for x in [{'n': 'a', 'c': [{'n': 'b', 'c': []}, {'n': 'c', 'c': [{'n': 'd', 'c': []}]}]}] recursive %}{{ loop.depth }}{{ x.n }}({{ loop(x.c) }}){% endfor %}")
+case("loop_recursive_filter_else", "{% for x in tree if x.show recursive %}{{ x.n }}[{{ loop(x.kids) }}]{% else %}-{% endfor %}",
+     tree=[{"n": "a", "show": True, "kids": [{"n": "b", "show": False, "kids": []}, {"n": "c", "show": True, "kids": []}]},
+           {"n": "z", "show": False, "kids": []}])
 case("loop_unpacking", "{% for (a, b), c in [((1, 2), 3)] %}{{ a }}{{ b }}{{ c }}{% endfor %}{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}")
 case("loop_over_undefined", "{% for x in undefined_var %}x{% else %}e{% endfor %}")
 case("loop_scope_per_iteration", "{% set x = 5 %}{% for i in [1,2] %}{{ x }}{% set x = i %}{{ x }}{% endfor %}[{{ x }}]")
