@@ -271,21 +271,24 @@ bool ToolCallParser::step(Output& out, bool final) {
       }
       const bool undecided = kToolCallBegin.substr(0, rest.size()) == rest || kToolCallsEnd.substr(0, rest.size()) == rest;
       if (!final && undecided) return false;
-      if (final && all_space(raw_.substr(raw_.find_last_of("｜>") + 1)) && calls_.size() > 0 && raw_.find(kToolCallsBegin) == std::string::npos && all_space(buf_)) {
-        // Calls ended and only whitespace followed (the block's end marker never came).
-        raw_.clear();
+      if (final && raw_.empty() && all_space(buf_)) {
+        // Calls ended and the answer stopped before the block's end marker.
         buf_.clear();
         state_ = State::kText;
         return false;
       }
-      give_back(out);
+      give_back(out);  // text where a call must start: the rest of the block is content
       return true;
     }
     case State::kHeader: {
       const size_t sep = buf_.find(kToolSep);
-      if (sep != std::string::npos && sep <= kMaxName + 8) {
-        const std::string header(trim(std::string_view(buf_).substr(0, sep)));
-        if (!plausible_name(header)) {
+      if (sep != std::string::npos) {
+        // The same limits as the wait below applies to a header still arriving, so that where the
+        // text was cut never changes the verdict.
+        const std::string_view raw_header = std::string_view(buf_).substr(0, sep);
+        const std::string header(trim(raw_header));
+        if (raw_header.find('\n') != std::string_view::npos || raw_header.size() > kMaxName + 8 ||
+            !plausible_name(header)) {
           give_back(out);
           return true;
         }
@@ -301,12 +304,10 @@ bool ToolCallParser::step(Output& out, bool final) {
         }
         return true;
       }
-      const bool broken = buf_.find('\n') != std::string::npos || buf_.find("<｜") != std::string::npos ||
-                          buf_.size() > kMaxName + 8 + kToolSep.size();
-      // "<｜" may be the start of the separator itself.
-      const bool only_sep_start = buf_.find("<｜") != std::string::npos && partial_suffix(buf_, kToolSep) > 0 &&
-                                  buf_.find("<｜") == buf_.size() - partial_suffix(buf_, kToolSep);
-      if (final || (broken && !only_sep_start) || buf_.size() > kMaxName + 8 + kToolSep.size()) {
+      // A header never holds a newline or another marker; a partial separator may end the text.
+      const std::string_view seen = std::string_view(buf_).substr(0, buf_.size() - partial_suffix(buf_, kToolSep));
+      if (final || seen.find('\n') != std::string_view::npos || seen.find("<｜") != std::string_view::npos ||
+          seen.size() > kMaxName + 8) {
         give_back(out);
         return true;
       }
@@ -325,7 +326,7 @@ bool ToolCallParser::step(Output& out, bool final) {
       const size_t nl = buf_.find('\n', first);
       if (nl != std::string::npos) {
         const std::string name(trim(std::string_view(buf_).substr(0, nl)));
-        if (!plausible_name(name)) {
+        if (nl > kMaxName || !plausible_name(name)) {  // the length limit of the wait below
           give_back(out);
           return true;
         }
@@ -357,11 +358,15 @@ bool ToolCallParser::step(Output& out, bool final) {
       return true;
     }
     case State::kArgs: {
+      if (calls_.back().arguments.empty()) {
+        size_t ws = 0;  // the arguments start at their first non-blank character
+        while (ws < buf_.size() && is_space(buf_[ws])) ++ws;
+        buf_.erase(0, ws);
+      }
       const size_t end = buf_.find(kToolCallEnd);
       std::string_view body = std::string_view(buf_).substr(0, end == std::string::npos ? buf_.size() : end);
       if (end != std::string::npos || final) {
         // The arguments end before trailing whitespace and, in a fence, its closing ```.
-        body = trim(body.substr(0, body.size()) .data() ? body : body);
         size_t n = body.size();
         while (n > 0 && is_space(body[n - 1])) --n;
         if (fenced_ && n >= 3 && body.substr(n - 3, 3) == "```") n -= 3;
