@@ -1,6 +1,17 @@
 // Constrained decoding: a grammar over bytes (built from a JSON Schema, "any JSON object", or
 // composed with GrammarBuilder) is compiled against a tokenizer's vocabulary once; a Matcher then
 // tells, at every step, which tokens keep the output a prefix of some complete match.
+//
+//   auto vocab = std::make_shared<Vocabulary>(token_bytes, eos_ids, control_ids);  // per tokenizer
+//   auto g = CompiledGrammar::compile(Grammar::from_json_schema(schema_text), vocab);  // cacheable
+//   Matcher m(g);                                                                  // per request
+//   std::vector<uint32_t> bits(vocab->mask_words());
+//   while (!m.is_terminated()) {
+//     m.fill_mask(bits);            // sample only among set bits (EOS is set once complete)
+//     m.accept_token(sampled_id);   // always true for a token the mask allowed
+//   }
+// Errors in schemas and grammars are r1::Error (kUnsupported for features not implemented, kLimit
+// for grammars too large to prepare, kInvalidInput otherwise).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -214,6 +225,9 @@ class Matcher {
   // The shortest bytes that complete the match from here (empty when complete). For a caller that
   // must end the output now, e.g. at a token limit.
   std::string shortest_completion() const;
+  // Diagnostics: parser stacks alive now (above 1 only where the grammar is ambiguous; stacks are
+  // not merged, and past 1024 in one step the surplus is dropped, losing some continuations).
+  int stacks() const noexcept;
 
  private:
   std::shared_ptr<const CompiledGrammar> grammar_;

@@ -637,7 +637,11 @@ class SchemaCompiler {
 
 int32_t build_json_schema(IrBuilder& b, const nlohmann::ordered_json& schema) {
   SchemaCompiler compiler(b, schema);
-  return compiler.compile(schema, "", 0);
+  try {
+    return compiler.compile(schema, "", 0);
+  } catch (const nlohmann::json::exception& e) {  // e.g. a built value holding invalid UTF-8
+    fail("JSON schema cannot be used: {}", e.what());
+  }
 }
 
 int32_t build_any_json_value(IrBuilder& b) {

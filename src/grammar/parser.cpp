@@ -80,7 +80,10 @@ int32_t Stepper::node_for(int32_t state, uint32_t count, int32_t parent) {
 void Stepper::close(int32_t id, Heads& out) {
   work_.clear();
   work_.push_back(id);
-  while (!work_.empty()) {
+  // Stacks are not merged, so a grammar ambiguous at every nesting level (anyOf of two recursive
+  // rules that accept the same arrays) doubles them per level. Past the cap the rest are dropped:
+  // what remains is still valid and live, only some continuations are lost.
+  while (!work_.empty() && out.ids.size() < kMaxHeads) {
     int32_t n = work_.back();
     work_.pop_back();
     if (stamp_.size() < nodes.size()) stamp_.resize(nodes.size() * 2, 0);
@@ -429,6 +432,7 @@ bool Matcher::is_complete() const noexcept { return parser_->complete(); }
 bool Matcher::is_terminated() const noexcept { return parser_->terminated(); }
 void Matcher::rollback(int n) noexcept { parser_->rollback(n); }
 int Matcher::steps() const noexcept { return parser_->steps(); }
+int Matcher::stacks() const noexcept { return parser_->stacks(); }
 void Matcher::reset() noexcept { parser_->reset(); }
 std::string Matcher::shortest_completion() const { return parser_->shortest_completion(); }
 

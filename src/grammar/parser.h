@@ -17,6 +17,7 @@ namespace r1::grammar::detail {
 
 inline constexpr int32_t kBottom = -1;  // caller of the root frame: ending it completes the match
 inline constexpr int32_t kExit = -2;    // caller of a walk's base frame: not known
+inline constexpr size_t kMaxHeads = 1024;  // stacks kept per step (see Stepper::close)
 
 struct StackNode {
   int32_t state;
@@ -89,6 +90,7 @@ class Parser {
   bool terminated() const { return history_.back().terminated; }
   void rollback(int n);
   int steps() const { return static_cast<int>(history_.size()) - 1; }
+  int stacks() const { return static_cast<int>(current().size()); }
   std::string shortest_completion() const;
 
  private:

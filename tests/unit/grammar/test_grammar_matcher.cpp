@@ -362,6 +362,28 @@ TEST(GrammarMatcher, DeepNestingAndLongInput) {
   EXPECT_TRUE(matches(g, "{}"));
 }
 
+TEST(GrammarMatcher, AmbiguousRecursionStaysBounded) {
+  // Two identical recursive rules: every "[" doubles the parser stacks until the cap keeps the
+  // work bounded; the documents stay valid and complete.
+  auto g = compile_schema(R"({"$defs":{
+      "a":{"type":"array","items":{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/b"}]}},
+      "b":{"type":"array","items":{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/b"}]}}},
+      "$ref":"#/$defs/a"})");
+  std::string doc = std::string(40, '[') + std::string(40, ']');
+  Matcher m(g);
+  ASSERT_TRUE(m.accept_bytes(std::string(40, '[')));
+  EXPECT_LE(m.stacks(), 1024);
+  EXPECT_GT(m.stacks(), 1);
+  ASSERT_TRUE(m.accept_bytes(std::string(40, ']')));
+  EXPECT_TRUE(m.is_complete());
+  EXPECT_EQ(m.shortest_completion(), "");
+}
+
+TEST(GrammarMatcher, SchemaValuesThatCannotBeDumpedAreErrors) {
+  nlohmann::ordered_json schema = {{"enum", {std::string("\xFF\xFE")}}};
+  EXPECT_THROW(Grammar::from_json_schema_value(schema), r1::Error);
+}
+
 TEST(GrammarMatcher, StrictAndLooseDefaults) {
   const char* schema = R"({"type":"object","properties":{"a":{"type":"integer"}}})";
   auto strict = compile_schema(schema);
