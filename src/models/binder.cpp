@@ -1,11 +1,22 @@
 // WeightBinder: name/shape/dtype checks with deferred reporting, or planning without a checkpoint.
 #include "models/binder.h"
 
+#include <cstring>
+
 #include "core/error.h"
 
 namespace r1 {
 
 namespace {
+template <typename T>
+T load_unaligned(const void* base, int64_t i) {
+  T v;
+  std::memcpy(&v, static_cast<const char*>(base) + i * int64_t(sizeof(T)), sizeof(T));
+  return v;
+}
+// Kernels read weight rows and scales as arrays of their element type, so the data must sit at a
+// multiple of the element size (true of files written by the safetensors and GGUF libraries).
+bool aligned(const void* p, size_t elem) { return reinterpret_cast<uintptr_t>(p) % elem == 0; }
 int64_t numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) n *= d;
@@ -69,6 +80,10 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
         problems_.push_back(fmt::format("tensor '{}' must be F32, got {}", sname, dtype_name(s->dtype)));
         return w;
       }
+      if (!aligned(s->data, 4)) {
+        problems_.push_back(fmt::format("tensor '{}' starts at an offset that is not a multiple of 4 bytes", sname));
+        return w;
+      }
       w.scale = s->as<float>();
       w.scale_cols = scols;
       w.dtype = t->dtype;
@@ -88,6 +103,10 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
                                         name, dtype_name(t->dtype)));
       return w;
   }
+  if (const size_t elem = t->dtype == DType::kF32 ? 4 : 2; !aligned(t->data, elem)) {
+    problems_.push_back(fmt::format("tensor '{}' starts at an offset that is not a multiple of {} bytes", name, elem));
+    return w;
+  }
   w.dtype = t->dtype;
   w.data = t->data;
   record(name, {rows, cols}, role, t->dtype, t->nbytes);
@@ -104,9 +123,10 @@ std::vector<float> WeightBinder::vector(const std::string& name, int64_t n) {
   if (!t) return out;
   for (int64_t i = 0; i < n; ++i) {
     switch (t->dtype) {
-      case DType::kF32: out[size_t(i)] = t->as<float>()[i]; break;
-      case DType::kBF16: out[size_t(i)] = bf16_to_f32(t->as<uint16_t>()[i]); break;
-      case DType::kF16: out[size_t(i)] = f16_to_f32(t->as<uint16_t>()[i]); break;
+      // Loaded bytewise: a file may place a small tensor at any offset.
+      case DType::kF32: out[size_t(i)] = load_unaligned<float>(t->data, i); break;
+      case DType::kBF16: out[size_t(i)] = bf16_to_f32(load_unaligned<uint16_t>(t->data, i)); break;
+      case DType::kF16: out[size_t(i)] = f16_to_f32(load_unaligned<uint16_t>(t->data, i)); break;
       default:
         problems_.push_back(fmt::format("tensor '{}' has dtype {}, expected F32, F16 or BF16", name,
                                         dtype_name(t->dtype)));
