@@ -23,6 +23,44 @@ std::vector<double> latency_buckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }
 
+// Length of the valid UTF-8 character starting at s[i], or 0 if none starts there.
+size_t utf8_char_length(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+// Tokens for forced bytes. The bytes may begin inside a character (a grammar completing a
+// character whose first byte was already generated), which the tokenizer cannot encode as text:
+// such bytes become single-byte tokens of the byte-level vocabulary.
+std::vector<int32_t> encode_forced(const Tokenizer& tok, std::string_view bytes) {
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i < bytes.size()) {
+    size_t j = i;
+    while (j < bytes.size())
+      if (size_t n = utf8_char_length(bytes, j)) j += n;
+      else break;
+    if (j > i) {
+      for (int32_t id : tok.encode(bytes.substr(i, j - i), false)) ids.push_back(id);
+      i = j;
+      continue;
+    }
+    for (int32_t id = 0; id < tok.vocab_size(); ++id) {
+      const std::string& t = tok.token_bytes(id);
+      if (t.size() == 1 && t[0] == bytes[i] && !tok.is_added(id)) {
+        ids.push_back(id);
+        break;
+      }
+    }
+    ++i;
+  }
+  return ids;
+}
+
 }  // namespace
 
 const char* finish_reason_name(FinishReason r) {
@@ -309,7 +347,7 @@ void Engine::on_token(Sequence& seq, float* logits) {
       return FinishReason::kStop;
     const bool was_reasoning = seq.parser.in_reasoning();
     const bool was_closed = seq.parser.reasoning_closed();
-    if (constraint && constraint->active()) constraint->accept(id);
+    if (constraint) constraint->accept(id);
     ReasoningParser::Piece piece = seq.parser.push(id, seq.decoder.push(id));
     if (!was_closed && seq.parser.reasoning_closed() && constraint) constraint->on_reasoning_closed();
     ev.reasoning += piece.reasoning;
@@ -321,11 +359,8 @@ void Engine::on_token(Sequence& seq, float* logits) {
     return seq.stop.stopped() ? FinishReason::kStop : FinishReason::kNone;
   };
 
-  FinishReason reason = emit(r.token, &r);
-  // Thinking budget: close the reasoning with "</think>\n\n" and let the model answer.
-  if (reason == FinishReason::kNone && !seq.budget_forced && seq.req.max_reasoning_tokens &&
-      seq.parser.in_reasoning() && seq.parser.reasoning_tokens() >= *seq.req.max_reasoning_tokens) {
-    seq.budget_forced = true;
+  // Closes the reasoning with "</think>\n\n" so that the model answers next.
+  auto close_reasoning = [&] {
     std::vector<int32_t> forced;
     if (b.think.end_think) {
       forced.push_back(*b.think.end_think);
@@ -333,14 +368,47 @@ void Engine::on_token(Sequence& seq, float* logits) {
     } else {
       forced = b.tokenizer->encode("</think>\n\n", false);
     }
+    FinishReason why = FinishReason::kNone;
     for (int32_t id : forced) {
       seq.sampler.accept(id);
-      if ((reason = emit(id, nullptr)) != FinishReason::kNone) break;
+      if ((why = emit(id, nullptr)) != FinishReason::kNone) break;
     }
+    return why;
+  };
+
+  FinishReason reason = FinishReason::kNone;
+  const bool eos = std::find(b.eos_ids.begin(), b.eos_ids.end(), r.token) != b.eos_ids.end();
+  if (eos && !seq.req.ignore_eos && constraint && !constraint->active() && !constraint->done() &&
+      seq.parser.in_reasoning()) {
+    // End-of-sequence inside the reasoning of a request whose answer is still owed (the
+    // constraint applies after </think>): the reasoning ends there instead of the request. The
+    // reasoning was sampled without a mask, so it stays what it would have been unconstrained.
+    seq.budget_forced = true;
+    reason = close_reasoning();
+  } else {
+    reason = emit(r.token, &r);
+  }
+  // Thinking budget.
+  if (reason == FinishReason::kNone && !seq.budget_forced && seq.req.max_reasoning_tokens &&
+      seq.parser.in_reasoning() && seq.parser.reasoning_tokens() >= *seq.req.max_reasoning_tokens) {
+    seq.budget_forced = true;
+    reason = close_reasoning();
   }
   if (reason == FinishReason::kNone && seq.req.max_tokens && seq.n_generated >= *seq.req.max_tokens)
     reason = FinishReason::kLength;
   if (reason == FinishReason::kNone && int64_t(seq.tokens.size()) >= options_.ctx_size) reason = FinishReason::kLength;
+  // A constrained answer cut off by the token limit is completed by force (closing an open
+  // reasoning first) so that it still parses. The finish reason stays "length", and the forced
+  // tokens count as generated: completion_tokens may exceed max_tokens by that many.
+  if (reason == FinishReason::kLength && constraint) {
+    for (int32_t id : encode_forced(*b.tokenizer, constraint->completion())) {
+      seq.sampler.accept(id);
+      if (FinishReason r2 = emit(id, nullptr); r2 != FinishReason::kNone) {
+        reason = r2;
+        break;
+      }
+    }
+  }
   if (!ev.reasoning.empty() || !ev.content.empty() || !ev.tokens.empty()) seq.sink(std::move(ev));
   if (reason != FinishReason::kNone) finish(seq, reason);
 }

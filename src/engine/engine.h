@@ -34,11 +34,16 @@ class TokenConstraint {
   virtual bool active() const = 0;
   // Bit i of mask word i/32 set = token i allowed. The mask arrives all-zero.
   virtual void fill_mask(std::span<uint32_t> mask) = 0;
+  // Every generated or forced token except end-of-sequence, active or not (a constraint may
+  // start at a token it watches for).
   virtual void accept(int32_t token) = 0;
-  // The constrained output is complete; generation should end (as if EOS).
+  // The constrained output is complete: end-of-sequence is allowed.
   virtual bool done() const = 0;
   // Told when the reasoning closes (constraints that start after </think>).
   virtual void on_reasoning_closed() {}
+  // Text that completes the constrained output now (empty when nothing is owed). A request that
+  // reaches its token limit first gets these tokens forced, so that its answer still parses.
+  virtual std::string completion() const { return {}; }
 };
 
 struct GenerationRequest {

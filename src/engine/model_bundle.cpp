@@ -49,6 +49,28 @@ bool ModelBundle::prompt_opens_reasoning(const std::string& prompt) const {
   return end >= kOpen.size() && std::string_view(prompt).substr(end - kOpen.size(), kOpen.size()) == kOpen;
 }
 
+std::shared_ptr<const grammar::Vocabulary> ModelBundle::grammar_vocabulary() const {
+  std::call_once(vocabulary_once_, [&] {
+    const int32_t n = int32_t(model->info().vocab_size);  // the tokenizer may have fewer ids
+    std::vector<std::string> bytes(static_cast<size_t>(n));
+    std::vector<int32_t> special;
+    for (int32_t id = 0; id < std::min(n, tokenizer->vocab_size()); ++id) {
+      if (!tokenizer->is_valid_id(id)) continue;
+      bytes[size_t(id)] = tokenizer->token_bytes(id);
+      if (tokenizer->is_added(id)) special.push_back(id);
+    }
+    vocabulary_ = std::make_shared<const grammar::Vocabulary>(std::move(bytes), eos_ids, std::move(special));
+  });
+  return vocabulary_;
+}
+
+const chat::TemplateToolSupport& ModelBundle::tool_support() const {
+  std::call_once(tool_support_once_, [&] {
+    if (chat_template) tool_support_ = chat::probe_tool_support(*chat_template, special_tokens);
+  });
+  return tool_support_;
+}
+
 std::shared_ptr<ModelBundle> load_bundle(const std::string& path, LoadMode mode) {
   auto b = std::make_shared<ModelBundle>();
   b->path = path;

@@ -3,13 +3,16 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "chat/tool_calls.h"
 #include "engine/reasoning.h"
 #include "engine/sampler.h"
+#include "grammar/grammar.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -40,6 +43,19 @@ struct ModelBundle {
   std::vector<int32_t> encode_prompt(const std::string& text, bool raw) const;
   // True when a rendered prompt ends inside an opened reasoning block ("…<think>\n").
   bool prompt_opens_reasoning(const std::string& prompt) const;
+
+  // The vocabulary as constrained decoding sees it: one entry per logit, every added token
+  // special (DeepSeek's chat and tool-call markers are added tokens with special=false, and a
+  // grammar must never let them appear inside a JSON string), the bundle's eos ids. Built on
+  // first use (thread-safe) and shared by every grammar compiled for this model.
+  std::shared_ptr<const grammar::Vocabulary> grammar_vocabulary() const;
+  // Whether the chat template renders `tools` and how it writes tool calls (probed once).
+  const chat::TemplateToolSupport& tool_support() const;
+
+ private:
+  mutable std::once_flag vocabulary_once_, tool_support_once_;
+  mutable std::shared_ptr<const grammar::Vocabulary> vocabulary_;
+  mutable chat::TemplateToolSupport tool_support_;
 };
 
 // Loads a model directory (or GGUF file). Throws r1::Error naming what is missing or bad.

@@ -1,6 +1,6 @@
-// chat_model_dir: writes tokenizer.json (256 byte tokens, 250 merges of ASCII letter pairs, six
-// added tokens), tokenizer_config.json with the R1 template, and generation_config.json next to
-// a copy of the golden weights.
+// chat_model_dir: writes tokenizer.json (256 byte tokens, 241 merges of ASCII letter pairs, nine
+// tool-call and six chat added tokens), tokenizer_config.json with the R1 template, and
+// generation_config.json next to a copy of the golden weights.
 #include "test_model.h"
 
 #include <unistd.h>
@@ -90,7 +90,7 @@ void write_chat_model(const std::string& golden, const std::string& dir_name) {
   const std::string letters = "etaoinshrdlucmfwypvbgk";
   for (char a : letters) {
     for (char c : letters) {
-      if (id >= kBos) break;
+      if (id >= kFirstToolToken) break;
       std::string pair = std::string(1, a) + c;
       if (vocab.contains(pair)) continue;
       vocab[pair] = id++;
@@ -98,6 +98,13 @@ void write_chat_model(const std::string& golden, const std::string& dir_name) {
     }
   }
   ordered_json added = ordered_json::array();
+  // DeepSeek-R1's tool-call tokens, added and not special as in R1's tokenizer.json.
+  const char* tool_tokens[] = {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
+                               "<｜tool▁call▁end｜>", "<｜tool▁sep｜>", "<｜tool▁outputs▁begin｜>",
+                               "<｜tool▁outputs▁end｜>", "<｜tool▁output▁begin｜>", "<｜tool▁output▁end｜>"};
+  for (int i = 0; i < kBos - kFirstToolToken; ++i)
+    added.push_back({{"id", kFirstToolToken + i}, {"content", tool_tokens[i]}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", true}, {"special", false}});
   const char* specials[] = {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>", "<think>", "</think>"};
   for (int i = 0; i < 6; ++i) {
     bool special = i < 2;

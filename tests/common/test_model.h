@@ -17,5 +17,9 @@ std::string chat_model_dir(const std::string& golden = "qwen2_tied_f32");
 
 // Special token ids of that vocabulary.
 inline constexpr int kBos = 506, kEos = 507, kUser = 508, kAssistant = 509, kThink = 510, kEndThink = 511;
+// DeepSeek's nine tool-call tokens take ids 497..505 in R1's order: <｜tool▁calls▁begin｜>,
+// <｜tool▁calls▁end｜>, <｜tool▁call▁begin｜>, <｜tool▁call▁end｜>, <｜tool▁sep｜>,
+// <｜tool▁outputs▁begin｜>, <｜tool▁outputs▁end｜>, <｜tool▁output▁begin｜>, <｜tool▁output▁end｜>.
+inline constexpr int kFirstToolToken = 497, kToolCallsBegin = 497, kToolCallBegin = 499;
 
 }  // namespace r1::testing
