@@ -247,7 +247,7 @@ void parse_tools(const json& body, ParsedRequest& r) {
       std::string name = string((*f)["name"], "tool_choice.function.name");
       bool known = false;
       if (r.tools.is_array())
-        for (const json& t : r.tools) known = known || t["function"]["name"] == name;
+        for (const auto& t : r.tools) known = known || t["function"]["name"] == name;
       if (!known) bad("tool_choice", fmt::format("'tool_choice' names function '{}', which is not in 'tools'", name));
     } else {
       bad("tool_choice", "'tool_choice' must be a string or an object", "invalid_type");
@@ -306,9 +306,21 @@ ParsedRequest parse_completion_request(const json& body) {
   return r;
 }
 
+void keep_key_order(ParsedRequest& r, const ordered_json& body) {
+  if (!body.is_object()) return;
+  if (!r.response_format.is_null() && body.contains("response_format")) r.response_format = body["response_format"];
+  if (r.tools.is_array() && body.contains("tools")) {
+    r.tools = body["tools"];
+    r.inputs.tools = r.tools;
+  }
+}
+
+// A request cut off by its token limit says "length" even when its (force-completed) answer
+// holds tool calls.
 std::string openai_finish_reason(const ChoiceOutput& c) {
+  if (c.finish == FinishReason::kLength) return "length";
   if (!c.tool_calls.is_null() && !c.tool_calls.empty()) return "tool_calls";
-  return c.finish == FinishReason::kLength ? "length" : "stop";
+  return "stop";
 }
 
 ordered_json usage_json(const Usage& u) {

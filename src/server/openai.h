@@ -40,14 +40,18 @@ struct ParsedRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool echo = false;           // completions
-  nlohmann::json response_format;  // null when absent
-  nlohmann::json tools;            // null when absent
-  nlohmann::json tool_choice;      // null when absent
+  nlohmann::ordered_json response_format;  // null when absent or "text"
+  nlohmann::ordered_json tools;            // null when absent or empty
+  nlohmann::ordered_json tool_choice;      // null when absent
   bool parallel_tool_calls = true;
 };
 
 // Throws ApiError(400) naming the offending parameter.
 ParsedRequest parse_chat_request(const nlohmann::json& body);
+// Gives response_format and tools the key order of the body as the client wrote it (`body` parsed
+// again as ordered_json): a schema's property order is the order the answer writes them in, and
+// templates print tool schemas as given.
+void keep_key_order(ParsedRequest& r, const nlohmann::ordered_json& body);
 ParsedRequest parse_completion_request(const nlohmann::json& body);
 
 // What one choice produced.

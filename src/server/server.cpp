@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "server/openai.h"
+#include "server/structured.h"
 
 namespace r1::server {
 
@@ -91,6 +92,7 @@ struct Server::Impl {
   std::map<int, uint64_t> status_counts;
   std::mutex live_mutex;
   std::set<Exchange*> live;
+  GrammarCache grammars;
 
   std::shared_ptr<Engine> current_engine() {
     std::lock_guard<std::mutex> lock(engine_mutex);
@@ -101,7 +103,7 @@ struct Server::Impl {
   void completions(const httplib::Request& req, httplib::Response& res, bool chat);
   void stream(httplib::Response& res, std::shared_ptr<Exchange> ex, std::shared_ptr<Engine> engine,
               ParsedRequest pr, std::string id, int64_t created, std::string prompt_text,
-              std::shared_ptr<void> registration);
+              bool parse_tool_calls, std::shared_ptr<void> registration);
   std::string metrics_text();
 };
 
@@ -235,10 +237,11 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     if (!pr.model.empty() && pr.model != b.name)
       throw ApiError(404, fmt::format("the model '{}' does not exist; this server serves '{}'", pr.model, b.name), "model",
                      "model_not_found");
-    if (!pr.response_format.is_null())
-      throw ApiError(400, "'response_format' is not supported yet", "response_format", "unsupported_parameter");
-    if (pr.tools.is_array() && pr.tool_choice != "none")
-      throw ApiError(400, "'tools' are not supported yet (use tool_choice 'none')", "tools", "unsupported_parameter");
+    StructuredPlan plan;
+    if (chat) {
+      if (!pr.response_format.is_null() || pr.tools.is_array()) keep_key_order(pr, ordered_json::parse(req.body));
+      plan = plan_structured(pr, b, grammars);
+    }
 
     GenerationRequest base;
     std::string prompt_text;
@@ -283,6 +286,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       for (int i = 0; i < pr.n; ++i) {
         GenerationRequest r = base;
         if (r.sampling.seed) r.sampling.seed = *r.sampling.seed + uint64_t(i);  // choice 0 keeps the seed
+        r.constraint = make_constraint(plan, b, r);
         ex->handles.push_back(engine->submit(std::move(r), exchange_sink(ex, i)));
       }
     } catch (const Error& e) {
@@ -294,7 +298,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     if (pr.stream) {
       // The exchange stays registered (for shutdown) until the stream's provider is released.
       res.set_header("Cache-Control", "no-cache");
-      stream(res, ex, engine, std::move(pr), id, created, prompt_text, unregister);
+      stream(res, ex, engine, std::move(pr), id, created, prompt_text, plan.parse_tool_calls, unregister);
       return;
     }
     std::vector<ChoiceOutput> choices(size_t(pr.n));
@@ -320,6 +324,15 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     if (shutdown) throw ApiError(503, "the server is shutting down; the request was cancelled", "", "shutting_down", "server_error");
     if (!chat && pr.echo)
       for (auto& c : choices) c.content = prompt_text + c.content;
+    if (plan.parse_tool_calls) {
+      for (auto& c : choices) {
+        chat::ToolCallParser parser(random_id("call_") + "_");
+        std::string content = parser.push(c.content).content;
+        content += parser.finish().content;
+        c.content = std::move(content);
+        if (!parser.calls().empty()) c.tool_calls = tool_calls_json(parser.calls());
+      }
+    }
     const bool logprobs = pr.sampling.logprobs;
     send_json(res, 200, chat ? chat_completion_json(id, created, b.name, choices, usage, *b.tokenizer, logprobs)
                              : text_completion_json(id, created, b.name, choices, usage, *b.tokenizer, logprobs));
@@ -332,12 +345,15 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
 // usage chunk, and "data: [DONE]". A client that goes away cancels its sequences.
 void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Exchange> ex, std::shared_ptr<Engine> engine,
                           ParsedRequest pr, std::string id, int64_t created, std::string prompt_text,
-                          std::shared_ptr<void> registration) {
+                          bool parse_tool_calls, std::shared_ptr<void> registration) {
   struct State {
     bool started = false, done = false;
     Usage usage;
+    std::vector<chat::ToolCallParser> parsers;  // per choice, when the answer may hold tool calls
   };
   auto st = std::make_shared<State>();
+  if (parse_tool_calls)
+    for (int i = 0; i < pr.n; ++i) st->parsers.emplace_back(random_id("call_") + "_");
   const bool chat = pr.chat;
   const std::string model = engine->bundle().name;
   auto chunk = [=](const ordered_json& choices) {
@@ -383,7 +399,9 @@ void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Exchange> ex, 
           }
           return true;
         }
-        for (auto& [i, e] : batch) {
+        for (auto& item : batch) {
+          const int i = item.first;  // named, not bound: lambdas below capture it
+          GenerationEvent& e = item.second;
           ordered_json choices = ordered_json::array();
           auto add = [&](const char* key, const std::string& text, bool reasoning) {
             if (text.empty()) return;
@@ -396,7 +414,21 @@ void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Exchange> ex, 
             choices.push_back(c);
           };
           add("reasoning_content", e.reasoning, true);
-          add("content", e.content, false);
+          if (parse_tool_calls) {
+            chat::ToolCallParser& parser = st->parsers[size_t(i)];
+            chat::ToolCallParser::Output out = parser.push(e.content);
+            if (e.finished) {
+              chat::ToolCallParser::Output last = parser.finish();
+              out.content += last.content;
+              out.deltas.insert(out.deltas.end(), last.deltas.begin(), last.deltas.end());
+            }
+            add("content", out.content, false);
+            if (!out.deltas.empty())
+              choices.push_back({{"index", i}, {"delta", {{"tool_calls", tool_call_deltas_json(out.deltas)}}},
+                                 {"logprobs", nullptr}, {"finish_reason", nullptr}});
+          } else {
+            add("content", e.content, false);
+          }
           if (!choices.empty() && !write(chunk(choices))) {
             ex->cancel_all();
             return false;
@@ -407,6 +439,8 @@ void Server::Impl::stream(httplib::Response& res, std::shared_ptr<Exchange> ex, 
             st->usage.reasoning_tokens += e.usage.reasoning_tokens;
             ChoiceOutput c;
             c.finish = e.finish_reason;
+            if (parse_tool_calls && !st->parsers[size_t(i)].calls().empty())
+              c.tool_calls = tool_calls_json(st->parsers[size_t(i)].calls());
             ordered_json fin = {{"index", i}};
             if (chat) fin["delta"] = ordered_json::object();
             else fin["text"] = "";
