@@ -50,7 +50,9 @@ void GrammarConstraint::accept(int32_t token) {
 }
 
 bool GrammarConstraint::done() const {
-  return phase_ == Phase::kFailed || phase_ == Phase::kFree || (phase_ == Phase::kActive && matcher_.is_complete());
+  // A reasoning followed by free text (tool calls under "auto") owes no answer: like completion().
+  return phase_ == Phase::kFailed || phase_ == Phase::kFree || (phase_ == Phase::kReasoning && start_.trigger) ||
+         (phase_ == Phase::kActive && matcher_.is_complete());
 }
 
 void GrammarConstraint::on_reasoning_closed() {

@@ -78,6 +78,7 @@ TEST(GrammarConstraint, BundleVocabularyCoversEveryLogit) {
 TEST(GrammarConstraint, WaitsForTheReasoningToClose) {
   GrammarConstraint c(answer_grammar(kSchema), {.after_reasoning = true});
   EXPECT_FALSE(c.active());
+  EXPECT_FALSE(c.done()) << "the answer is still owed";
   c.accept('x');  // reasoning tokens are not the grammar's business
   c.accept(testing::kThink);
   EXPECT_FALSE(c.active());
@@ -122,6 +123,9 @@ TEST(GrammarConstraint, TriggerTokenStartsTheGrammar) {
   grammar::GrammarBuilder b;
   auto g = grammar::CompiledGrammar::compile(b.build(chat::tool_calls_grammar(b, tools, chat::ToolCallFormat::kR1, false)),
                                              bundle()->grammar_vocabulary());
+  GrammarConstraint reasoning(g, {.after_reasoning = true, .trigger = testing::kToolCallsBegin});
+  EXPECT_TRUE(reasoning.done()) << "a reasoning followed by free text owes nothing";
+  EXPECT_EQ(reasoning.completion(), "");
   GrammarConstraint c(g, {.trigger = testing::kToolCallsBegin});
   EXPECT_FALSE(c.active());
   EXPECT_EQ(c.completion(), "") << "free text owes nothing";
