@@ -12,6 +12,8 @@ import time
 # their core stall every parallel region.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -150,48 +152,72 @@ def quick_eval(model, tok, problems, max_new=600):
     return per
 
 
+def _all_reduce(t, procs):
+    if procs > 1:
+        dist.all_reduce(t)
+    return t
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True, help="run directory (tokenizer, checkpoint, log)")
     ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=32, help="problems per step (all processes together)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.02)
     ap.add_argument("--decay-frac", type=float, default=0.25)
     ap.add_argument("--warmup", type=int, default=60)
     ap.add_argument("--weight-decay", type=float, default=0.1)
-    ap.add_argument("--bias-gamma", type=float, default=1e-3)
+    ap.add_argument("--bias-gamma", type=float, default=1e-2)
     ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--procs", type=int, default=2,
+                    help="data-parallel processes (each takes a fixed share of every batch)")
+    ap.add_argument("--threads", type=int, default=1, help="threads per process")
+    ap.add_argument("--port", type=int, default=29517, help="local port of the process group")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-n", type=int, default=35)
     ap.add_argument("--ckpt-every", type=int, default=50)
     args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    tok_path = os.path.join(args.out, "tokenizer.json")
+    if not os.path.exists(tok_path):
+        build_tokenizer(tok_path)
+    if args.procs > 1:
+        mp.spawn(worker, args=(args,), nprocs=args.procs)
+    else:
+        worker(0, args)
 
+
+def worker(rank, args):
+    procs = args.procs
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    log = open(os.path.join(args.out, "train.log"), "a")
+    if procs > 1:
+        os.environ["MASTER_ADDR"] = "127.0.0.1"
+        os.environ["MASTER_PORT"] = str(args.port)
+        dist.init_process_group("gloo", rank=rank, world_size=procs)
+    log = open(os.path.join(args.out, "train.log"), "a") if rank == 0 else None
 
     def say(msg):
+        if rank != 0:
+            return
         line = time.strftime("%H:%M:%S ") + msg
         print(line, flush=True)
         log.write(line + "\n")
         log.flush()
 
-    tok_path = os.path.join(args.out, "tokenizer.json")
-    if not os.path.exists(tok_path):
-        build_tokenizer(tok_path)
-    tok = bpe.Tokenizer(tok_path)
+    tok = bpe.Tokenizer(os.path.join(args.out, "tokenizer.json"))
     cfg_d = model_config(tok.size)
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(cfg_d, f, indent=2)
+    if rank == 0:
+        with open(os.path.join(args.out, "config.json"), "w") as f:
+            json.dump(cfg_d, f, indent=2)
     cfg = M.Config(cfg_d)
     model = M.DeepseekV3(cfg)
     model.init_weights(args.seed)
     total, active = M.count_params(model)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    params = decay + no_decay
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
@@ -212,12 +238,16 @@ def main():
     cached_chunk, batches = None, None
     model.train()
     t0, tok_count, loss_acc, n_acc = time.time(), 0, 0.0, 0
+    decay_start = int(args.steps * (1 - args.decay_frac))
     while step < args.steps:
         chunk = step // per_chunk
         if chunk != cached_chunk:
             batches = chunk_batches(tok, args.seed, chunk, args.batch, per_chunk)
             cached_chunk = chunk
-        ids, lengths, rows, cols, targets = collate(batches[step % per_chunk], pad_id)
+        batch = batches[step % per_chunk]
+        n_targets = sum(len(seq) - n_prompt for seq, n_prompt in batch)
+        # the batch is sorted by length: dealing it out in turn gives every process similar lengths
+        ids, lengths, rows, cols, targets = collate(batch[rank::procs], pad_id)
         lr = lr_at(step, args)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -225,16 +255,29 @@ def main():
             h = model.hidden(ids, lengths)
         hs = model.model.norm(h[rows, cols])
         logits = F.linear(hs, model.lm_head.weight)
-        loss = F.cross_entropy(logits, targets)
+        # sum over this share / targets of the whole batch: the summed gradients are the batch mean
+        loss = F.cross_entropy(logits, targets, reduction="sum") / n_targets
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if procs > 1:
+            for p in params:
+                if p.grad is None:  # an expert that got no token of this share
+                    p.grad = torch.zeros_like(p)
+            flat = torch.cat([p.grad.reshape(-1) for p in params])
+            dist.all_reduce(flat)
+            o = 0
+            for p in params:
+                p.grad.copy_(flat[o:o + p.numel()].view_as(p))
+                o += p.numel()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
+            for moe in model.moe_layers():
+                _all_reduce(moe.last_load, procs)
             model.update_bias(args.bias_gamma)
         step += 1
-        tok_count += int(lengths.sum())
-        loss_acc += float(loss)
+        tok_count += int(lengths.sum()) * procs
+        loss_acc += float(_all_reduce(loss.detach().clone(), procs))
         n_acc += 1
         if step % 10 == 0:
             dt = time.time() - t0
@@ -243,8 +286,7 @@ def main():
             say("step %d loss %.4f lr %.2e gnorm %.2f tok/s %.0f max-load/mean %.2f"
                 % (step, loss_acc / n_acc, lr, float(gn), tok_count / dt, imb))
             t0, tok_count, loss_acc, n_acc = time.time(), 0, 0.0, 0
-        decay_start = int(args.steps * (1 - args.decay_frac))
-        if step % args.ckpt_every == 0 or step == args.steps or step == decay_start:
+        if rank == 0 and (step % args.ckpt_every == 0 or step == args.steps or step == decay_start):
             tmp = ckpt_path + ".tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, tmp)
             os.replace(tmp, ckpt_path)
@@ -253,14 +295,19 @@ def main():
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step},
                            os.path.join(args.out, "ckpt_decay_start.pt"))
         if step % args.eval_every == 0 or step == args.steps:
-            te = time.time()
-            per = quick_eval(model, tok, eval_set)
-            tot = sum(c[0] for c in per.values()), sum(c[1] for c in per.values())
-            say("eval step %d: %d/%d %s (%.0fs)" % (step, tot[0], tot[1],
-                                                     " ".join("%s %d/%d" % (k, c[0], c[1]) for k, c in sorted(per.items())),
-                                                     time.time() - te))
+            if rank == 0:
+                te = time.time()
+                per = quick_eval(model, tok, eval_set)
+                tot = sum(c[0] for c in per.values()), sum(c[1] for c in per.values())
+                say("eval step %d: %d/%d %s (%.0fs)" % (step, tot[0], tot[1],
+                                                         " ".join("%s %d/%d" % (k, c[0], c[1]) for k, c in sorted(per.items())),
+                                                         time.time() - te))
+            if procs > 1:
+                dist.barrier()
             t0 = time.time()
     say("done")
+    if procs > 1:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
