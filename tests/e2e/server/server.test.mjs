@@ -3,33 +3,16 @@
 // R1_MODEL (a chat-ready test model directory) in the environment.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
+import { serve } from './serve.mjs';
 
 const BINARY = process.env.R1_BINARY;
 const MODEL = process.env.R1_MODEL;
 assert.ok(BINARY && MODEL, 'R1_BINARY and R1_MODEL must be set');
 
 // Starts `r1 serve` on a free port and waits until /health says ok.
-async function startServer(extra = []) {
-  const proc = spawn(BINARY, ['serve', '--model', MODEL, '--port', '0', '-t', '2', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + log)), 60000);
-    proc.stderr.on('data', (d) => {
-      log += d;
-      const m = log.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}: ${log}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    const r = await fetch(url + '/health').catch(() => null);
-    if (r && r.status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { proc, url, log: () => log };
+function startServer(extra = []) {
+  return serve(BINARY, MODEL, extra);
 }
 
 async function stopServer(s) {

@@ -7,11 +7,12 @@
 // first one a qwen2 chat model) in the environment; R1_TINY_MODEL optionally names tiny-r1.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import { serve } from './serve.mjs';
 
 const BINARY = process.env.R1_BINARY;
 const MODELS = (process.env.R1_MODELS ?? '').split(':').filter(Boolean);
@@ -19,23 +20,7 @@ const TINY = process.env.R1_TINY_MODEL;
 assert.ok(BINARY && MODELS.length > 0, 'R1_BINARY and R1_MODELS must be set');
 
 async function startServer(model, extra = []) {
-  const proc = spawn(BINARY, ['serve', '--model', model, '--port', '0', '-t', '2', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + log)), 60000);
-    proc.stderr.on('data', (d) => {
-      log += d;
-      const m = log.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}: ${log}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    const r = await fetch(url + '/health').catch(() => null);
-    if (r && r.status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { proc, url } = await serve(BINARY, model, extra);
   const client = new OpenAI({ baseURL: url + '/v1', apiKey: 'unused' });
   const name = (await client.models.list()).data[0].id;
   return { proc, url, client, name };
