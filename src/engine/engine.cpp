@@ -286,7 +286,10 @@ bool Engine::step() {
     int64_t n = std::min(pending, std::max<int64_t>(budget, pending == 1 ? 1 : 0));
     if (n <= 0) continue;
     if (!reserve(*s, int32_t(n), batch)) {
-      finish(*s, FinishReason::kLength);  // nothing left to preempt: the cache is full
+      // Every other running sequence is already in this step's batch: this one waits instead
+      // (recomputed later, with the same tokens). Alone, it cannot fit at all.
+      if (running_.size() > 1) preempt(*s);
+      else finish(*s, FinishReason::kLength);
       continue;
     }
     budget -= n;
