@@ -25,7 +25,7 @@
 #include "core/log.h"
 #include "formats/gguf.h"
 #include "formats/gguf_arch.h"
-#include "formats/gguf_quants.h"
+#include "core/quants.h"
 #include "formats/gguf_tokenizer.h"
 #include "formats/json_config.h"
 

@@ -34,6 +34,10 @@ struct KernelTable {
   double (*fma_loop)(int64_t iters, float* sink) noexcept;
   // Output rows per parallel chunk (a multiple of the kernels' row tile).
   int64_t row_grain;
+  // Block-quantized weights (quant.h): y[t, o] for t < T and o in [o_begin, o_end), from the
+  // activation rows quantize_act_row wrote (row t at xq + t * xq_row_bytes).
+  void (*qmatmul_rows)(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w,
+                       const MatView& y, int64_t o_begin, int64_t o_end) noexcept;
 };
 
 const KernelTable& scalar_table();
@@ -46,6 +50,10 @@ const KernelTable& avx512_table();
 // kernels fall back to it for the rare inputs their fast paths do not handle (FP8 NaN codes,
 // FP8 block scales of magnitude >= 256).
 float reference_dot_row(const float* x, const WeightView& w, int64_t o) noexcept;
+
+// The scalar table's qmatmul_rows (quant.cpp).
+void qmatmul_rows_reference(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w,
+                            const MatView& y, int64_t o_begin, int64_t o_end) noexcept;
 
 // Per-thread scratch of at least `floats` floats, 64-byte aligned, kept for the thread's lifetime
 // (the prefill path's weight panel). Allocates only when a thread first needs more than it has.

@@ -8,9 +8,12 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
+#include "core/quants.h"
 #include "kernels/kernel_table.h"
+#include "kernels/quant.h"
 
 namespace r1 {
 
@@ -56,13 +59,18 @@ const KernelTable& active() {
 }
 
 bool matmul_weight_type(DType t) {
-  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kF8E4M3;
+  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kF8E4M3 ||
+         kernels::quantized_matmul_type(t);
 }
 
 void check_weight(const WeightView& w) {
   R1_CHECK(matmul_weight_type(w.dtype), "weight type {} is not supported by the kernels",
            dtype_name(w.dtype));
   R1_CHECK(w.rows >= 0 && w.cols >= 0 && (w.data != nullptr || w.rows * w.cols == 0));
+  if (is_block_quantized(w.dtype)) {
+    R1_CHECK(w.cols % dtype_info(w.dtype).block_elems == 0, "{} weight with {} columns: not whole blocks",
+             dtype_name(w.dtype), w.cols);
+  }
   if (w.dtype == DType::kF8E4M3) {
     R1_CHECK(w.scale != nullptr && w.scale_cols == (w.cols + 127) / 128 && w.row0 >= 0,
              "F8_E4M3 weight needs scales [.., {}], got scale_cols {}", (w.cols + 127) / 128,
@@ -125,6 +133,20 @@ void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y) {
     return;
   }
   const KernelTable& k = active();
+  if (kernels::quantized_matmul_type(w.dtype)) {
+    // Quantize the activation rows once (in parallel for prefill), then split the output columns.
+    const int64_t arb = kernels::act_row_bytes(w.dtype, w.cols);
+    thread_local std::vector<uint8_t> xq;
+    if (xq.size() < size_t(x.rows * arb)) xq.resize(size_t(x.rows * arb));
+    uint8_t* xq_data = xq.data();
+    pool.parallel_for_grain(x.rows, 8, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) kernels::quantize_act_row(w.dtype, x.row(t), x.cols, xq_data + t * arb);
+    });
+    pool.parallel_for_grain(w.rows, k.row_grain, [&](int64_t b, int64_t e) {
+      k.qmatmul_rows(xq_data, arb, x.rows, w, y, b, e);
+    });
+    return;
+  }
   pool.parallel_for_grain(w.rows, k.row_grain,
                           [&](int64_t b, int64_t e) { k.matmul_rows(x, w, y, b, e); });
 }
@@ -136,6 +158,10 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) { active().axpy_f32(
 void dequantize_row(const WeightView& w, int64_t row, float* out) {
   check_weight(w);
   R1_CHECK(row >= 0 && row < w.rows, "row {} of {}", row, w.rows);
+  if (is_block_quantized(w.dtype)) {
+    dequantize(w.dtype, static_cast<const uint8_t*>(w.data) + row * w.row_bytes(), out, w.cols);
+    return;
+  }
   active().dequantize_row(w, row, out);
 }
 

@@ -218,6 +218,7 @@ const KernelTable& scalar_table() {
       dequantize_row,   rms_norm,      silu_mul, softmax,
       add_inplace,      scale_inplace, argmax,   rope_neox,
       rope_interleaved, read_stream,   fma_loop, 16,
+      qmatmul_rows_reference,
   };
   return table;
 }

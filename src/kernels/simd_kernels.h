@@ -612,13 +612,18 @@ double fma_loop(int64_t iters, float* sink) noexcept {
 }
 
 }  // namespace
+}  // namespace r1::kernels::R1_SIMD_NS
+
+#include "kernels/quant_simd.h"
+
+namespace r1::kernels::R1_SIMD_NS {
 
 const KernelTable& table() {
   static const KernelTable t = {
       kIsa,      matmul_rows, dot_f32,          axpy_f32,         dequantize_row,
       rms_norm,  silu_mul,    softmax,          add_inplace,      scale_inplace,
       argmax,    rope_neox,   rope_interleaved, read_stream_impl, fma_loop,
-      kRowGrain,
+      kRowGrain, qmatmul_rows,
   };
   return t;
 }

@@ -91,18 +91,26 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
       record(name, {rows, cols}, role, t->dtype, t->nbytes + s->nbytes);  // scales count as the weight's bytes
       return w;
     }
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
+      // rows are whole blocks (GGUF stores the first dimension in blocks, so this holds for any
+      // readable file; a hand-made view could still break it)
+      if (cols % dtype_info(t->dtype).block_elems != 0) {
+        problems_.push_back(fmt::format("tensor '{}' is {} with rows of {} elements, not whole blocks of {}", name,
+                                        dtype_name(t->dtype), cols, dtype_info(t->dtype).block_elems));
+        return w;
+      }
+      break;
     default:
-      // GGUF block types (Q8_0, Q4_K, ...) load but need the quantized matmul kernels: list them
-      // above once kernels/ops.h multiplies them.
-      if (is_block_quantized(t->dtype))
-        problems_.push_back(fmt::format("tensor '{}' is stored as {}: quantized matmul kernels are not in this "
-                                        "build yet (weights must be F32, F16, BF16 or F8_E4M3)",
-                                        name, dtype_name(t->dtype)));
-      else
-        problems_.push_back(fmt::format("tensor '{}' has dtype {}, which r1 cannot use for a weight matrix",
-                                        name, dtype_name(t->dtype)));
+      problems_.push_back(fmt::format("tensor '{}' has dtype {}, which r1 cannot use for a weight matrix "
+                                      "(F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)",
+                                      name, dtype_name(t->dtype)));
       return w;
   }
+  // block scales are half floats: every block type needs 2-byte alignment like F16
   if (const size_t elem = t->dtype == DType::kF32 ? 4 : 2; !aligned(t->data, elem)) {
     problems_.push_back(fmt::format("tensor '{}' starts at an offset that is not a multiple of {} bytes", name, elem));
     return w;

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "formats/gguf_checkpoint.h"
-#include "formats/gguf_quants.h"
+#include "core/quants.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace r1;

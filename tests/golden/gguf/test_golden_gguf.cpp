@@ -279,14 +279,27 @@ TEST(GgufGolden, F16ExportMatchesLlamaCppConverter) {
 //   dsv3_v3style_f32   180/192 rows within 5e-2, argmax 183/192, greedy 3/6 (max 0.61 after a flip)
 //   dsv3_v2litestyle   191/192,                  argmax 187/192, greedy 4/6
 //   dsv3_fp8_blocks    186/192,                  argmax 186/192, greedy 2/6
+//
+// Run on the Q8_0 file itself, the quantized kernels also round every activation to int8 per 32
+// elements (a relative error of the same size as Q8_0's on the weights, independent of it), so
+// the logit noise grows by about sqrt(2) and the row tolerance with it, to 7e-2; the argmax and
+// greedy rules stay. Measured (`[ Q8_0 int8 ]` lines):
+//   qwen2_untied_bf16  max 0.024, argmax 187/192, greedy 4/6
+//   qwen2_tied_f32     max 0.055, argmax 187/192, greedy 4/6
+//   llama_llama3rope   max 0.031, argmax 185/192, greedy 4/6
+//   dsv3_v3style_f32   171/192 rows within 7e-2, argmax 178/192, greedy 3/6
+//   dsv3_v2litestyle   190/192,                  argmax 187/192, greedy 5/6
+//   dsv3_fp8_blocks    179/192,                  argmax 182/192, greedy 2/6
 constexpr double kQ8Tolerance = 5e-2;
+constexpr double kQ8ActTolerance = 7e-2;
 
-void expect_q8_acceptable(const Deviation& d, const std::string& model) {
+void expect_q8_acceptable(const Deviation& d, const std::string& model, bool int8_activations) {
   const bool moe = model.rfind("dsv3", 0) == 0;
-  std::printf("[ Q8_0 ] %s: max deviation %.3g of the row max (%s); rows within %.0e: %d/%d; argmax agreement "
+  const double tol = int8_activations ? kQ8ActTolerance : kQ8Tolerance;
+  std::printf("[ Q8_0%s ] %s: max deviation %.3g of the row max (%s); rows within %.0e: %d/%d; argmax agreement "
               "%d/%d; greedy identical %d/%d\n",
-              model.c_str(), d.max_rel, d.worst.c_str(), kQ8Tolerance, d.rows_ok, d.rows, d.argmax_same, d.rows,
-              d.greedy_identical, d.sequences);
+              int8_activations ? " int8" : "", model.c_str(), d.max_rel, d.worst.c_str(), tol, d.rows_ok, d.rows,
+              d.argmax_same, d.rows, d.greedy_identical, d.sequences);
   if (moe) {
     EXPECT_GE(d.rows_ok, 0.85 * d.rows);
     EXPECT_GE(d.argmax_same, 0.90 * d.rows);
@@ -312,21 +325,15 @@ TEST_P(Q8Golden, DequantizedQ8_0WithinTolerance) {
   o.convert.type = GgufFileType::kF32;
   export_gguf(q8, f32, o);
   std::unique_ptr<Model> model = load_model(f32);
-  expect_q8_acceptable(run_golden(*model, GetParam(), kQ8Tolerance), GetParam());
+  expect_q8_acceptable(run_golden(*model, GetParam(), kQ8Tolerance), GetParam(), false);
 }
 
-// The same on the Q8_0 file itself: needs the quantized matmul kernels.
+// The same on the Q8_0 file itself, through the quantized kernels (activations quantized to int8
+// per 32 elements on top of the weight quantization).
 TEST_P(Q8Golden, QuantizedModelWithinTolerance) {
   const std::string q8 = exported(GetParam(), GgufFileType::kQ8_0, false, /*pure=*/true);
-  std::unique_ptr<Model> model;
-  try {
-    model = load_model(q8);
-  } catch (const Error& e) {
-    if (std::string(e.what()).find("quantized matmul kernels are not in this build") != std::string::npos)
-      GTEST_SKIP() << "kernels do not multiply Q8_0 yet: " << e.what();
-    throw;
-  }
-  expect_q8_acceptable(run_golden(*model, GetParam(), kQ8Tolerance), GetParam());
+  std::unique_ptr<Model> model = load_model(q8);
+  expect_q8_acceptable(run_golden(*model, GetParam(), kQ8ActTolerance), GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Q8Golden,

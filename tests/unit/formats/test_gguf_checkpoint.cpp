@@ -15,7 +15,7 @@
 #include "formats/gguf.h"
 #include "formats/gguf_arch.h"
 #include "formats/gguf_checkpoint.h"
-#include "formats/gguf_quants.h"
+#include "core/quants.h"
 #include "formats/gguf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 

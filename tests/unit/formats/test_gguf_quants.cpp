@@ -10,7 +10,7 @@
 #include <random>
 
 #include "formats/gguf.h"
-#include "formats/gguf_quants.h"
+#include "core/quants.h"
 #include "formats/safetensors.h"
 
 namespace r1 {

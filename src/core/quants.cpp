@@ -3,7 +3,7 @@
 // quantizers are r1's own: each sub-block's scale (and min) is chosen by a small search over
 // candidate scales with a least-squares refit, then the per-block scales are quantized and the
 // elements re-quantized against the scales actually stored.
-#include "formats/gguf_quants.h"
+#include "core/quants.h"
 
 #include <algorithm>
 #include <cmath>

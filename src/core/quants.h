@@ -1,6 +1,7 @@
-// Scalar dequantization (the reference the kernels are tested against) and quantization (for
-// `r1 quantize`) of the GGUF tensor types r1 reads and writes: F32, F16, BF16, Q8_0, Q4_0, Q4_K,
-// Q5_K, Q6_K (and Q8_K, the k-quant activation type). Block layouts: core/quant_blocks.h.
+// Scalar dequantization (the reference the kernels are tested against, and the row lookup of
+// quantized embedding tables) and quantization (for `r1 quantize`) of the GGUF tensor types r1
+// reads and writes: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K (and Q8_K, the k-quant activation
+// type). Block layouts: core/quant_blocks.h.
 #pragma once
 
 #include <cstdint>

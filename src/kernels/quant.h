@@ -1,0 +1,65 @@
+// Internal to src/kernels: quantized activations and the lane layout shared by every ISA's
+// block-quantized dot products (the public contract is in ops.h).
+//
+// A matmul on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weights first quantizes each activation row to
+// int8 in blocks that line up with the weight blocks (BlockA8 per 32 elements for Q8_0 and Q4_0,
+// BlockQ8_K per 256 for the k-quants). A dot product then sums integer products exactly in eight
+// int32 lanes: within each group of 32 consecutive elements, lane l takes elements 4l .. 4l+3
+// (what one 256-bit u8·s8 dot instruction produces). Once per weight block the lanes are
+// converted to f32 and multiplied into eight f32 lane accumulators with one fused multiply-add
+// each (scale = weight scale × activation scale, rounded once); the end result is the fixed tree
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Q4_K / Q5_K subtract their min term, kept in a separate
+// f32 sum (m += (dmin · d_act) · float(Σ m_j · bsum_j), two roundings), at the end.
+// Scalar, AVX2 and AVX-512 follow exactly this, so they agree bit for bit.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/quant_blocks.h"
+
+namespace r1::kernels {
+
+// Activations for Q8_0 / Q4_0 weights: x[i] ≈ d * qs[i] with |qs[i]| <= 127.
+struct BlockA8 {
+  float d;
+  int8_t qs[kQK8_0];
+};
+static_assert(sizeof(BlockA8) == 36);
+// The k-quants use BlockQ8_K (core/quant_blocks.h) under the same rule, with bsums[j] the sum of
+// qs[16j .. 16j+15].
+
+// Weight types with a quantized matmul.
+bool quantized_matmul_type(DType w);
+// Elements per activation block for weights of type w (32 or 256).
+int64_t act_block_elems(DType w);
+// Bytes of one quantized activation row of `cols` elements (a multiple of act_block_elems(w)).
+int64_t act_row_bytes(DType w, int64_t cols);
+// Quantizes x[0 .. cols) for weights of type w. Per block: amax = max |x|; d = amax / 127;
+// qs = round-half-even(x * (127 / amax)) clamped to ±127 (all zero when amax == 0). A block with a
+// non-finite element gets d = NaN, so every dot product it enters is NaN.
+void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexcept;
+
+// The scalar reference dot product of one weight row with one quantized activation row.
+float qdot_reference(DType w, const uint8_t* wrow, const uint8_t* arow, int64_t cols) noexcept;
+
+// The 6-bit (scale, min) pairs of a Q4_K / Q5_K block, unpacked.
+static inline void unpack_k_scales(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    m[j] = s[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    sc[j] = uint8_t((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
+    m[j] = uint8_t((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+  }
+}
+
+// Σ_j m[j] · (bsums[2j] + bsums[2j+1]): the min term of a Q4_K / Q5_K block in integers.
+static inline int32_t k_min_sum(const uint8_t m[8], const int16_t* bsums) {
+  int32_t s = 0;
+  for (int j = 0; j < 8; ++j) s += int32_t(m[j]) * (int32_t(bsums[2 * j]) + int32_t(bsums[2 * j + 1]));
+  return s;
+}
+
+}  // namespace r1::kernels
