@@ -1,8 +1,8 @@
 // Kernel benchmark (reports, never asserts). For each thread count it measures, in one run:
 //  * the read bandwidth of anonymous memory (measure_read_bandwidth) and the FMA peak;
-//  * matvec (T=1) GB/s of weight streamed, per weight type, at the projection shapes of
-//    DeepSeek-R1-Distill-Qwen-1.5B, cycling through enough copies of each matrix (>= 512 MiB) that
-//    every pass comes from DRAM as in a real forward pass;
+//  * matvec (T=1) GB/s of weight streamed, per weight type (incl. the GGUF block types), at the
+//    projection shapes of DeepSeek-R1-Distill-Qwen-1.5B, cycling through enough copies of each
+//    matrix (>= 512 MiB) that every pass comes from DRAM as in a real forward pass;
 //  * batched decode (T = 1..16) on one shape: weight GB/s and activation rows per second;
 //  * prefill GEMM (T=512) GFLOP/s.
 // Weights live in anonymous memory (the kernel reclaimer evicts idle file pages). Figures are
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/quants.h"
 #include "core/tensor.h"
 #include "kernels/ops.h"
 
@@ -104,15 +105,33 @@ struct Matrices {
   int64_t bytes_each = 0;
 };
 
+// Block-quantized types: 64 distinct rows quantized from Gaussian values, repeated.
+void fill_blocks(r1::DType d, uint8_t* p, int64_t rows, int64_t cols) {
+  const int64_t rb = int64_t(*r1::dtype_bytes(d, uint64_t(cols)));
+  const int64_t distinct = std::min<int64_t>(rows, 64);
+  std::mt19937 rng(42);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < distinct; ++r) {
+    for (float& v : row) v = nd(rng);
+    r1::quantize(d, row.data(), p + r * rb, cols);
+  }
+  for (int64_t r = distinct; r < rows; ++r) std::memcpy(p + r * rb, p + (r % distinct) * rb, size_t(rb));
+}
+
 Matrices make_copies(r1::DType d, int64_t rows, int64_t cols, uint64_t min_total) {
   Matrices m;
-  m.bytes_each = rows * cols * elem_bytes(d);
+  m.bytes_each = int64_t(*r1::dtype_bytes(d, uint64_t(rows * cols)));
   int64_t stride = (m.bytes_each + 4095) / 4096 * 4096;
   int64_t copies = std::max<int64_t>(
       1, int64_t((min_total + uint64_t(m.bytes_each) - 1) / uint64_t(m.bytes_each)));
   m.mem = r1::aligned_alloc_bytes(size_t(stride * copies));
-  Filler f(d);
-  f.fill(reinterpret_cast<uint8_t*>(m.mem.get()), m.bytes_each / elem_bytes(d));
+  if (r1::is_block_quantized(d)) {
+    fill_blocks(d, reinterpret_cast<uint8_t*>(m.mem.get()), rows, cols);
+  } else {
+    Filler f(d);
+    f.fill(reinterpret_cast<uint8_t*>(m.mem.get()), m.bytes_each / elem_bytes(d));
+  }
   for (int64_t c = 1; c < copies; ++c)
     std::memcpy(m.mem.get() + c * stride, m.mem.get(), size_t(m.bytes_each));
   if (d == r1::DType::kF8E4M3) {
@@ -135,6 +154,14 @@ Matrices make_copies(r1::DType d, int64_t rows, int64_t cols, uint64_t min_total
   return m;
 }
 
+// A weight type by the name r1 prints (F32, BF16, F16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K).
+r1::DType parse_type(const std::string& name) {
+  for (int i = 0; i <= int(r1::DType::kQ8_K); ++i)
+    if (r1::dtype_name(r1::DType(i)) == name) return r1::DType(i);
+  std::fprintf(stderr, "unknown weight type %s\n", name.c_str());
+  std::exit(2);
+}
+
 std::vector<float> random_acts(int64_t n) {
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -154,7 +181,7 @@ int main(int argc, char** argv) {
   bool json_out = false, skip_matvec = false, skip_batch = false, skip_prefill = false;
   std::vector<std::string> only_shapes;
   app.add_option("-t,--threads", threads, "Thread counts to run");
-  app.add_option("--types", types, "Weight types (F32 BF16 F16 F8_E4M3)");
+  app.add_option("--types", types, "Weight types (F32 BF16 F16 F8_E4M3 Q8_0 Q4_0 Q4_K Q5_K Q6_K)");
   app.add_option("--reps", reps, "Repetitions per measurement (median reported)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--prefill-t", prefill_t, "Activation rows of the prefill GEMM");
@@ -199,7 +226,7 @@ int main(int argc, char** argv) {
       say(fmt::format("{:<14} {:>8} {:>14} {:>10} {:>10} {:>9} {:>9}\n", "matvec T=1", "type",
                       "shape", "GB/s", "bw GB/s", "% of bw", "us/call"));
       for (const std::string& tn : types) {
-        r1::DType d = *r1::dtype_from_safetensors(tn);
+        r1::DType d = parse_type(tn);
         for (const Shape& sh : kShapes) {
           if (!only_shapes.empty() &&
               std::find(only_shapes.begin(), only_shapes.end(), sh.name) == only_shapes.end())
@@ -248,7 +275,7 @@ int main(int argc, char** argv) {
                       "weight GB/s", "rows/s vs T=1"));
       const Shape sh = kShapes[2];
       for (const std::string& tn : types) {
-        r1::DType d = *r1::dtype_from_safetensors(tn);
+        r1::DType d = parse_type(tn);
         Matrices m = make_copies(d, sh.rows, sh.cols, uint64_t(512) << 20);
         double base = 0;
         for (int T : {1, 2, 3, 4, 6, 8, 12, 16}) {
@@ -285,7 +312,7 @@ int main(int argc, char** argv) {
       const Shape gemm_shapes[] = {
           {"q/o_proj", 1536, 1536}, {"gate/up_proj", 8960, 1536}, {"down_proj", 1536, 8960}};
       for (const std::string& tn : types) {
-        r1::DType d = *r1::dtype_from_safetensors(tn);
+        r1::DType d = parse_type(tn);
         for (const Shape& sh : gemm_shapes) {
           Matrices m = make_copies(d, sh.rows, sh.cols, 0);
           auto x = random_acts(int64_t(prefill_t) * sh.cols);

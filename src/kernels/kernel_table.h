@@ -38,6 +38,8 @@ struct KernelTable {
   // activation rows quantize_act_row wrote (row t at xq + t * xq_row_bytes).
   void (*qmatmul_rows)(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w,
                        const MatView& y, int64_t o_begin, int64_t o_end) noexcept;
+  // quantize_act_row of quant.h (the same bytes on every ISA).
+  void (*quantize_act_row)(DType w, const float* x, int64_t cols, uint8_t* out) noexcept;
 };
 
 const KernelTable& scalar_table();

@@ -140,7 +140,7 @@ void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y) {
     if (xq.size() < size_t(x.rows * arb)) xq.resize(size_t(x.rows * arb));
     uint8_t* xq_data = xq.data();
     pool.parallel_for_grain(x.rows, 8, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) kernels::quantize_act_row(w.dtype, x.row(t), x.cols, xq_data + t * arb);
+      for (int64_t t = b; t < e; ++t) k.quantize_act_row(w.dtype, x.row(t), x.cols, xq_data + t * arb);
     });
     pool.parallel_for_grain(w.rows, k.row_grain, [&](int64_t b, int64_t e) {
       k.qmatmul_rows(xq_data, arb, x.rows, w, y, b, e);

@@ -23,6 +23,13 @@
 //    below ~2.2e-38 flush to zero), else 2^n * p(r) with n = round(x*log2 e), r = x - n*ln 2 in
 //    two Cody-Waite steps, p the degree-7 Taylor polynomial by Horner's rule.
 //  * NaN payloads are not part of the contract (any NaN equals any NaN).
+//  * Block-quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; layouts in core/quant_blocks.h) are
+//    multiplied on their blocks directly: each row of x is first rounded to int8 per block
+//    (x ≈ d·q, d = max|x|/127, q = round-half-even(x·127/max|x|); 32 elements for Q8_0/Q4_0, 256
+//    for the k-quants), products are summed exactly in integers, and blocks are combined in f32
+//    in the fixed order kernels/quant.h spells out. So a result differs from the f32 product by
+//    the activation rounding (at most Σ|w|·d/2 per block) plus f32 rounding; it is independent
+//    of T and of the thread count, and identical on every ISA.
 #pragma once
 
 #include <cstdint>
@@ -76,7 +83,8 @@ void set_isa(Isa isa);
 // ---- matrix products ----
 
 // y[t, o] = Σ_k x[t, k] · W[o, k]  for t < x.rows, o < w.rows. Requires x.cols == w.cols,
-// y.rows == x.rows, y.cols == w.rows. Weight types: F32, F16, BF16, F8_E4M3 (+ scales).
+// y.rows == x.rows, y.cols == w.rows. Weight types: F32, F16, BF16, F8_E4M3 (+ scales), and the
+// block types above (w.cols a whole number of blocks).
 // Parallel over output columns; each y element follows the numerics contract above.
 // y must not overlap x. Decode-sized T streams the weights once for all rows; larger T uses a
 // per-thread f32 panel of a few hundred KiB, allocated on a thread's first such call and kept.
@@ -87,7 +95,8 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += a · x[i], one fused multiply-add per element.
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 
-// Row `row` of a weight matrix converted to f32 (embedding lookup, debugging).
+// Row `row` of a weight matrix converted to f32 (embedding lookup, debugging). Block types use
+// the scalar dequantization of core/quants.h.
 void dequantize_row(const WeightView& w, int64_t row, float* out);
 
 // ---- element-wise and row ops (single-threaded; callers parallelize over rows if needed) ----

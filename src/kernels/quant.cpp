@@ -54,33 +54,41 @@ float quantize_block(const float* x, int n, int8_t* qs) {
   return amax / 127.0f;
 }
 
+// Even blocks accumulate into acc[0], odd ones into acc[1]; the two are added lane by lane.
+float reduce_pair(const float (&acc)[2][kLanes]) {
+  float sum[kLanes];
+  for (int l = 0; l < kLanes; ++l) sum[l] = acc[0][l] + acc[1][l];
+  return reduce8(sum);
+}
+
 float dot_q8_0(const BlockQ8_0* w, const BlockA8* a, int64_t nb) {
-  float acc[kLanes] = {};
+  float acc[2][kLanes] = {};
   for (int64_t b = 0; b < nb; ++b) {
     int32_t s[kLanes] = {};
     for (int i = 0; i < kQK8_0; ++i) s[i / 4] += int32_t(w[b].qs[i]) * int32_t(a[b].qs[i]);
-    accumulate(acc, s, h2f(w[b].d) * a[b].d);
+    accumulate(acc[b % 2], s, h2f(w[b].d) * a[b].d);
   }
-  return reduce8(acc);
+  return reduce_pair(acc);
 }
 
 float dot_q4_0(const BlockQ4_0* w, const BlockA8* a, int64_t nb) {
-  float acc[kLanes] = {};
+  float acc[2][kLanes] = {};
   for (int64_t b = 0; b < nb; ++b) {
     int32_t s[kLanes] = {};
     for (int i = 0; i < kQK4_0; ++i) {
       int q = i < 16 ? (w[b].qs[i] & 15) : (w[b].qs[i - 16] >> 4);
       s[i / 4] += (q - 8) * int32_t(a[b].qs[i]);
     }
-    accumulate(acc, s, h2f(w[b].d) * a[b].d);
+    accumulate(acc[b % 2], s, h2f(w[b].d) * a[b].d);
   }
-  return reduce8(acc);
+  return reduce_pair(acc);
 }
 
-// Q4_K (hbits == nullptr) and Q5_K: element e of a super-block has q = 4 low bits from qs (+ the
-// fifth bit from qh), scale sc[e / 32], min m[e / 32].
+// Q4_K (qh == nullptr) and Q5_K: element e of a super-block has q = 4 low bits from qs (+ the
+// fifth bit from qh), scale sc[e / 32], min m[e / 32]. The min term has its own lanes: lane l
+// takes sub-block l.
 void dot_k4_k5(const uint8_t* d_dmin_scales, const uint8_t* qs, const uint8_t* qh, const BlockQ8_K& a,
-                float (&acc)[kLanes], float& macc) {
+               float (&acc)[kLanes], float (&macc)[kLanes]) {
   uint16_t d, dmin;
   std::memcpy(&d, d_dmin_scales, 2);
   std::memcpy(&dmin, d_dmin_scales + 2, 2);
@@ -95,21 +103,23 @@ void dot_k4_k5(const uint8_t* d_dmin_scales, const uint8_t* qs, const uint8_t* q
     s[l / 4] += int32_t(sc[e / 32]) * (q * int32_t(a.qs[e]));
   }
   accumulate(acc, s, h2f(d) * a.d);
-  macc = macc + (h2f(dmin) * a.d) * float(k_min_sum(m, a.bsums));
+  int32_t mins[kLanes];
+  for (int l = 0; l < kLanes; ++l) mins[l] = int32_t(m[l]) * (int32_t(a.bsums[2 * l]) + int32_t(a.bsums[2 * l + 1]));
+  accumulate(macc, mins, h2f(dmin) * a.d);
 }
 
 float dot_q4_k(const BlockQ4_K* w, const BlockQ8_K* a, int64_t nb) {
-  float acc[kLanes] = {}, macc = 0.0f;
+  float acc[kLanes] = {}, macc[kLanes] = {};
   for (int64_t b = 0; b < nb; ++b)
     dot_k4_k5(reinterpret_cast<const uint8_t*>(&w[b]), w[b].qs, nullptr, a[b], acc, macc);
-  return reduce8(acc) - macc;
+  return reduce8(acc) - reduce8(macc);
 }
 
 float dot_q5_k(const BlockQ5_K* w, const BlockQ8_K* a, int64_t nb) {
-  float acc[kLanes] = {}, macc = 0.0f;
+  float acc[kLanes] = {}, macc[kLanes] = {};
   for (int64_t b = 0; b < nb; ++b)
     dot_k4_k5(reinterpret_cast<const uint8_t*>(&w[b]), w[b].qs, w[b].qh, a[b], acc, macc);
-  return reduce8(acc) - macc;
+  return reduce8(acc) - reduce8(macc);
 }
 
 float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* a, int64_t nb) {

@@ -7,9 +7,11 @@
 // int32 lanes: within each group of 32 consecutive elements, lane l takes elements 4l .. 4l+3
 // (what one 256-bit u8·s8 dot instruction produces). Once per weight block the lanes are
 // converted to f32 and multiplied into eight f32 lane accumulators with one fused multiply-add
-// each (scale = weight scale × activation scale, rounded once); the end result is the fixed tree
-// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Q4_K / Q5_K subtract their min term, kept in a separate
-// f32 sum (m += (dmin · d_act) · float(Σ m_j · bsum_j), two roundings), at the end.
+// each (scale = weight scale × activation scale, rounded once). Q8_0 / Q4_0 keep two accumulator
+// sets, even blocks in the first and odd ones in the second, added lane by lane at the end. Q4_K /
+// Q5_K put their min term in a second set whose lane l takes m_l · (bsums[2l] + bsums[2l+1]) with
+// scale dmin × d_act, and subtract its reduction at the end. A set of lanes reduces by the fixed
+// tree ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
 // Scalar, AVX2 and AVX-512 follow exactly this, so they agree bit for bit.
 #pragma once
 
@@ -53,13 +55,6 @@ static inline void unpack_k_scales(const uint8_t* s, uint8_t sc[8], uint8_t m[8]
     sc[j] = uint8_t((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
     m[j] = uint8_t((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
   }
-}
-
-// Σ_j m[j] · (bsums[2j] + bsums[2j+1]): the min term of a Q4_K / Q5_K block in integers.
-static inline int32_t k_min_sum(const uint8_t m[8], const int16_t* bsums) {
-  int32_t s = 0;
-  for (int j = 0; j < 8; ++j) s += int32_t(m[j]) * (int32_t(bsums[2 * j]) + int32_t(bsums[2 * j + 1]));
-  return s;
 }
 
 }  // namespace r1::kernels

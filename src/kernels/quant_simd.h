@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <limits>
 
 #include "kernels/quant.h"
 
@@ -49,49 +50,79 @@ R1_SIMD_INLINE __m256i dot_signed32(__m256i w, __m256i a) {
   return dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
 }
 
-float dot_q8_0(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
-  const auto* w = reinterpret_cast<const BlockQ8_0*>(wrow);
+// Q8_0 / Q4_0: even blocks accumulate into acc0, odd ones into acc1 (two short chains).
+template <typename Block, typename Codes>
+R1_SIMD_INLINE float dot_32(const uint8_t* wrow, const uint8_t* arow, int64_t nb, Codes codes) {
+  const auto* w = reinterpret_cast<const Block*>(wrow);
   const auto* a = reinterpret_cast<const BlockA8*>(arow);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i s = dot_signed32(loadu256(w[b].qs), loadu256(a[b].qs));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(half_at(&w[b].d) * a[b].d), acc);
+  auto term = [&](int64_t b, __m256 acc) {
+    __m256i s = dot_signed32(codes(w[b]), loadu256(a[b].qs));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(half_at(&w[b].d) * a[b].d), acc);
+  };
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    acc0 = term(b, acc0);
+    acc1 = term(b + 1, acc1);
   }
-  return reduce8(acc);
+  if (b < nb) acc0 = term(b, acc0);
+  return reduce8(_mm256_add_ps(acc0, acc1));
+}
+
+float dot_q8_0(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
+  return dot_32<BlockQ8_0>(wrow, arow, nb, [](const BlockQ8_0& b) { return loadu256(b.qs); });
 }
 
 float dot_q4_0(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
-  const auto* w = reinterpret_cast<const BlockQ4_0*>(wrow);
-  const auto* a = reinterpret_cast<const BlockA8*>(arow);
-  const __m128i m4 = _mm_set1_epi8(15);
-  const __m256i eight = _mm256_set1_epi8(8);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    __m128i q = loadu128(w[b].qs);
+  return dot_32<BlockQ4_0>(wrow, arow, nb, [](const BlockQ4_0& b) {
+    const __m128i m4 = _mm_set1_epi8(15);
+    __m128i q = loadu128(b.qs);
     __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
-    __m256i s = dot_signed32(_mm256_sub_epi8(u, eight), loadu256(a[b].qs));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(half_at(&w[b].d) * a[b].d), acc);
-  }
-  return reduce8(acc);
+    return _mm256_sub_epi8(u, _mm256_set1_epi8(8));
+  });
+}
+
+// pshufb controls that broadcast int16 lane j (of each 128-bit half) to the whole half.
+alignas(32) inline constexpr uint8_t kBcast16[8][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}, {10, 11}, {12, 13}, {14, 15}};
+R1_SIMD_INLINE __m256i bcast_ctl(int lo_lane, int hi_lane) {
+  return _mm256_set_m128i(_mm_set1_epi16(int16_t(kBcast16[hi_lane][0] | kBcast16[hi_lane][1] << 8)),
+                          _mm_set1_epi16(int16_t(kBcast16[lo_lane][0] | kBcast16[lo_lane][1] << 8)));
+}
+
+// The 12 packed scale bytes of a Q4_K / Q5_K block (core/quant_blocks.h) as 16 bytes sc0..sc7,
+// m0..m7. With w0, w1, w2 the three little-endian words: sc0..3 = w0 & 0x3f.., m0..3 = w1 & 0x3f..,
+// sc4..7 = (w2 & 0x0f..) | ((w0 >> 2) & 0x30..), m4..7 = ((w2 >> 4) & 0x0f..) | ((w1 >> 2) & 0x30..).
+// Reads 16 bytes (the block's codes follow the scales).
+R1_SIMD_INLINE __m128i unpack_k_scales(const uint8_t* p) {
+  const __m128i v = loadu128(p);
+  const __m128i x = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4));
+  const __m128i y = _mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)), 2);
+  const __m128i lo = _mm_and_si128(x, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+  const __m128i hi = _mm_and_si128(y, _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+  return _mm_or_si128(lo, hi);  // words: sc0..3, sc4..7, m0..3, m4..7
 }
 
 // Q4_K and Q5_K (kHigh): per 64-element chunk c, low nibbles are sub-block 2c, high nibbles 2c+1.
+// The 6-bit scales and mins are unpacked with word operations (layout in core/quant_blocks.h).
 template <bool kHigh>
 float dot_k4_k5(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
   constexpr int64_t kBytes = kHigh ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   constexpr int64_t kQsOffset = kHigh ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
   const auto* a = reinterpret_cast<const BlockQ8_K*>(arow);
   const __m256i m4 = _mm256_set1_epi8(15), bit4 = _mm256_set1_epi8(16);
-  __m256 acc = _mm256_setzero_ps();
-  float macc = 0.0f;
+  const __m256i ctl[8] = {bcast_ctl(0, 0), bcast_ctl(1, 1), bcast_ctl(2, 2), bcast_ctl(3, 3),
+                          bcast_ctl(4, 4), bcast_ctl(5, 5), bcast_ctl(6, 6), bcast_ctl(7, 7)};
+  __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = wrow + b * kBytes;
     const uint8_t* qs = blk + kQsOffset;
-    uint8_t sc[8], m[8];
-    unpack_k_scales(blk + 4, sc, m);
+    const __m128i scm = unpack_k_scales(blk + 4);  // sc0..sc7, m0..m7
+    const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
+    // lane l: m_l * (bsums[2l] + bsums[2l+1])
+    const __m256i mins = _mm256_madd_epi16(loadu256(a[b].bsums), _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm)));
     __m256i qh;
     if constexpr (kHigh) qh = loadu256(blk + offsetof(BlockQ5_K, qh));
-    __m256i s = _mm256_setzero_si256();
+    __m256i s[4];
     for (int c = 0; c < 4; ++c) {
       __m256i q = loadu256(qs + 32 * c);
       __m256i lo = _mm256_and_si256(q, m4);
@@ -104,24 +135,31 @@ float dot_k4_k5(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
       }
       __m256i p0 = _mm256_maddubs_epi16(lo, loadu256(a[b].qs + 64 * c));
       __m256i p1 = _mm256_maddubs_epi16(hi, loadu256(a[b].qs + 64 * c + 32));
-      s = dot_s16(s, p0, _mm256_set1_epi16(sc[2 * c]));
-      s = dot_s16(s, p1, _mm256_set1_epi16(sc[2 * c + 1]));
+      s[c] = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc16, ctl[2 * c]));
+      s[c] = dot_s16(s[c], p1, _mm256_shuffle_epi8(sc16, ctl[2 * c + 1]));
     }
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(half_at(blk) * a[b].d), acc);
-    macc = macc + (half_at(blk + 2) * a[b].d) * float(k_min_sum(m, a[b].bsums));
+    const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(half_at(blk) * a[b].d), acc);
+    macc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(half_at(blk + 2) * a[b].d), macc);
   }
-  return reduce8(acc) - macc;
+  return reduce8(acc) - reduce8(macc);
 }
 
 float dot_q6_k(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
   const auto* w = reinterpret_cast<const BlockQ6_K*>(wrow);
   const auto* a = reinterpret_cast<const BlockQ8_K*>(arow);
   const __m256i m4 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48);
+  // group k of a half uses sub-blocks 2k (low 128 bits) and 2k+1 (high) of that half's 8 scales
+  const __m256i ctl[4] = {bcast_ctl(0, 1), bcast_ctl(2, 3), bcast_ctl(4, 5), bcast_ctl(6, 7)};
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K& x = w[b];
-    __m256i s = _mm256_setzero_si256();
+    const __m256i sc16 = _mm256_cvtepi8_epi16(loadu128(x.scales));  // [s0..s7 | s8..s15]
+    // the -32 offset: lane l takes sub-blocks 2l and 2l+1
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(loadu256(a[b].bsums), sc16), 5);
+    __m256i s[2];
     for (int h = 0; h < 2; ++h) {
+      const __m256i sch = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00) : _mm256_permute2x128_si256(sc16, sc16, 0x11);
       __m256i l0 = loadu256(x.ql + 64 * h), l1 = loadu256(x.ql + 64 * h + 32);
       __m256i qh = loadu256(x.qh + 32 * h);
       // groups of 32 elements 128h + 32k: nibbles of l0/l1 with bits 2k, 2k+1 of qh as bits 4, 5
@@ -132,18 +170,73 @@ float dot_q6_k(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m48)),
       };
-      for (int k = 0; k < 4; ++k) {
-        int g = 4 * h + k;
-        __m256i p = _mm256_maddubs_epi16(q[k], loadu256(a[b].qs + 32 * g));
-        __m256i scale = _mm256_set_m128i(_mm_set1_epi16(x.scales[2 * g + 1]), _mm_set1_epi16(x.scales[2 * g]));
-        s = dot_s16(s, p, scale);
+      s[h] = _mm256_madd_epi16(_mm256_maddubs_epi16(q[0], loadu256(a[b].qs + 128 * h)), _mm256_shuffle_epi8(sch, ctl[0]));
+      for (int k = 1; k < 4; ++k) {
+        __m256i p = _mm256_maddubs_epi16(q[k], loadu256(a[b].qs + 128 * h + 32 * k));
+        s[h] = dot_s16(s[h], p, _mm256_shuffle_epi8(sch, ctl[k]));
       }
     }
-    __m256i corr = _mm256_madd_epi16(loadu256(a[b].bsums), _mm256_cvtepi8_epi16(loadu128(x.scales)));
-    s = _mm256_sub_epi32(s, _mm256_slli_epi32(corr, 5));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(half_at(&x.d) * a[b].d), acc);
+    const __m256i sum = _mm256_sub_epi32(_mm256_add_epi32(s[0], s[1]), corr);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(half_at(&x.d) * a[b].d), acc);
   }
   return reduce8(acc);
+}
+
+// One activation block of n (a multiple of 32) elements, as quantize_act_row in quant.cpp: the
+// same max, division, product and round-half-even, so the same bytes.
+R1_SIMD_INLINE float quantize_block(const float* x, int n, int8_t* qs) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 big = _mm256_set1_ps(std::numeric_limits<float>::max());
+  __m256 vmax = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+  for (int i = 0; i < n; i += 8) {
+    __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask);
+    vmax = _mm256_max_ps(vmax, a);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));  // NaN or ±inf
+  }
+  if (_mm256_movemask_ps(bad) != 0) {
+    std::memset(qs, 0, size_t(n));
+    return std::numeric_limits<float>::quiet_NaN();
+  }
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  const float amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+  if (amax == 0.0f) {
+    std::memset(qs, 0, size_t(n));
+    return 0.0f;
+  }
+  const __m256 inv = _mm256_set1_ps(127.0f / amax);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int i = 0; i < n; i += 32) {
+    // |x * inv| <= 127 (rounded up by at most an ulp, which still rounds to 127): no clamping
+    __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), inv));
+    __m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), inv));
+    __m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), inv));
+    __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + i), _mm256_permutevar8x32_epi32(q, order));
+  }
+  return amax / 127.0f;
+}
+
+void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexcept {
+  if (act_block_elems(w) == kQK8_0) {
+    auto* b = reinterpret_cast<BlockA8*>(out);
+    for (int64_t i = 0; i < cols / kQK8_0; ++i) b[i].d = quantize_block(x + i * kQK8_0, kQK8_0, b[i].qs);
+    return;
+  }
+  auto* b = reinterpret_cast<BlockQ8_K*>(out);
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  for (int64_t i = 0; i < cols / kQK_K; ++i) {
+    b[i].d = quantize_block(x + i * kQK_K, kQK_K, b[i].qs);
+    for (int j = 0; j < kQK_K / 32; ++j) {
+      // lanes 0-3 sum elements 0-15 of the 32, lanes 4-7 elements 16-31
+      __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, loadu256(b[i].qs + 32 * j)), ones16);
+      s = _mm256_hadd_epi32(s, s);
+      s = _mm256_hadd_epi32(s, s);
+      b[i].bsums[2 * j] = int16_t(_mm256_extract_epi32(s, 0));
+      b[i].bsums[2 * j + 1] = int16_t(_mm256_extract_epi32(s, 4));
+    }
+  }
 }
 
 using QDot = float (*)(const uint8_t*, const uint8_t*, int64_t);
@@ -161,6 +254,7 @@ QDot qdot_for(DType t) {
 // Output rows in tiles of kQTile: a tile's weight rows stay in L1 while every activation row
 // passes over them (decode: T = 1 streams the rows once).
 constexpr int64_t kQTile = 4;
+constexpr int64_t kQPrefetchTiles = 1;
 
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {
@@ -169,6 +263,11 @@ void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Weig
   const int64_t rb = w.row_bytes(), nb = w.cols / act_block_elems(w.dtype);
   for (int64_t o0 = o_begin; o0 < o_end; o0 += kQTile) {
     const int64_t o1 = min_of(o0 + kQTile, o_end);
+    // The dot products do enough work per byte that the hardware prefetcher alone falls behind:
+    // request the rows kQPrefetchTiles tiles ahead (contiguous) while this tile is computed.
+    const int64_t p0 = min_of(o0 + kQPrefetchTiles * kQTile, o_end), p1 = min_of(p0 + kQTile, o_end);
+    const uint8_t* next = base + p0 * rb;
+    for (int64_t off = 0; off < (p1 - p0) * rb; off += 64) _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T0);
     for (int64_t t = 0; t < T; ++t) {
       float* yt = yrow(y, t);
       const uint8_t* at = xq + t * xq_row_bytes;

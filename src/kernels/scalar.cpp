@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "kernels/kernel_table.h"
+#include "kernels/quant.h"
 
 namespace r1::kernels {
 
@@ -218,7 +219,7 @@ const KernelTable& scalar_table() {
       dequantize_row,   rms_norm,      silu_mul, softmax,
       add_inplace,      scale_inplace, argmax,   rope_neox,
       rope_interleaved, read_stream,   fma_loop, 16,
-      qmatmul_rows_reference,
+      qmatmul_rows_reference, quantize_act_row,
   };
   return table;
 }

@@ -623,7 +623,7 @@ const KernelTable& table() {
       kIsa,      matmul_rows, dot_f32,          axpy_f32,         dequantize_row,
       rms_norm,  silu_mul,    softmax,          add_inplace,      scale_inplace,
       argmax,    rope_neox,   rope_interleaved, read_stream_impl, fma_loop,
-      kRowGrain, qmatmul_rows,
+      kRowGrain, qmatmul_rows,     quantize_act_row,
   };
   return t;
 }
