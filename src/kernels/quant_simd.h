@@ -50,31 +50,46 @@ R1_SIMD_INLINE __m256i dot_signed32(__m256i w, __m256i a) {
   return dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
 }
 
+// Every kernel below computes one weight row against NT activation rows (a[t], results out[t]):
+// each weight block is decoded once and used NT times (prefill), and each row's arithmetic is
+// the same whatever NT is, so a result does not depend on the batch.
+
 // Q8_0 / Q4_0: even blocks accumulate into acc0, odd ones into acc1 (two short chains).
-template <typename Block, typename Codes>
-R1_SIMD_INLINE float dot_32(const uint8_t* wrow, const uint8_t* arow, int64_t nb, Codes codes) {
+template <int NT, typename Block, typename Codes>
+R1_SIMD_INLINE void dot_32(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out, Codes codes) {
   const auto* w = reinterpret_cast<const Block*>(wrow);
-  const auto* a = reinterpret_cast<const BlockA8*>(arow);
-  auto term = [&](int64_t b, __m256 acc) {
-    __m256i s = dot_signed32(codes(w[b]), loadu256(a[b].qs));
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(half_at(&w[b].d) * a[b].d), acc);
+  const BlockA8* a[NT];
+  __m256 acc0[NT], acc1[NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = reinterpret_cast<const BlockA8*>(arows[t]);
+    acc0[t] = acc1[t] = _mm256_setzero_ps();
+  }
+  auto term = [&](int64_t b, __m256 (&acc)[NT]) {
+    const __m256i q = codes(w[b]);
+    const __m256i aq = _mm256_abs_epi8(q);
+    const float dw = half_at(&w[b].d);
+    for (int t = 0; t < NT; ++t) {
+      __m256i s = dot_u8s8(_mm256_setzero_si256(), aq, _mm256_sign_epi8(loadu256(a[t][b].qs), q));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw * a[t][b].d), acc[t]);
+    }
   };
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    acc0 = term(b, acc0);
-    acc1 = term(b + 1, acc1);
+    term(b, acc0);
+    term(b + 1, acc1);
   }
-  if (b < nb) acc0 = term(b, acc0);
-  return reduce8(_mm256_add_ps(acc0, acc1));
+  if (b < nb) term(b, acc0);
+  for (int t = 0; t < NT; ++t) out[t] = reduce8(_mm256_add_ps(acc0[t], acc1[t]));
 }
 
-float dot_q8_0(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
-  return dot_32<BlockQ8_0>(wrow, arow, nb, [](const BlockQ8_0& b) { return loadu256(b.qs); });
+template <int NT>
+void dot_q8_0(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out) {
+  dot_32<NT, BlockQ8_0>(wrow, arows, nb, out, [](const BlockQ8_0& b) { return loadu256(b.qs); });
 }
 
-float dot_q4_0(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
-  return dot_32<BlockQ4_0>(wrow, arow, nb, [](const BlockQ4_0& b) {
+template <int NT>
+void dot_q4_0(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out) {
+  dot_32<NT, BlockQ4_0>(wrow, arows, nb, out, [](const BlockQ4_0& b) {
     const __m128i m4 = _mm_set1_epi8(15);
     __m128i q = loadu128(b.qs);
     __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
@@ -103,26 +118,30 @@ R1_SIMD_INLINE __m128i unpack_k_scales(const uint8_t* p) {
 }
 
 // Q4_K and Q5_K (kHigh): per 64-element chunk c, low nibbles are sub-block 2c, high nibbles 2c+1.
-// The 6-bit scales and mins are unpacked with word operations (layout in core/quant_blocks.h).
-template <bool kHigh>
-float dot_k4_k5(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
+// The integer lanes of a block are summed in any order (exact); per row as quant.h specifies.
+template <int NT, bool kHigh>
+void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out) {
   constexpr int64_t kBytes = kHigh ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   constexpr int64_t kQsOffset = kHigh ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
-  const auto* a = reinterpret_cast<const BlockQ8_K*>(arow);
+  const BlockQ8_K* a[NT];
+  __m256 acc[NT], macc[NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = reinterpret_cast<const BlockQ8_K*>(arows[t]);
+    acc[t] = macc[t] = _mm256_setzero_ps();
+  }
   const __m256i m4 = _mm256_set1_epi8(15), bit4 = _mm256_set1_epi8(16);
   const __m256i ctl[8] = {bcast_ctl(0, 0), bcast_ctl(1, 1), bcast_ctl(2, 2), bcast_ctl(3, 3),
                           bcast_ctl(4, 4), bcast_ctl(5, 5), bcast_ctl(6, 6), bcast_ctl(7, 7)};
-  __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = wrow + b * kBytes;
     const uint8_t* qs = blk + kQsOffset;
     const __m128i scm = unpack_k_scales(blk + 4);  // sc0..sc7, m0..m7
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
-    // lane l: m_l * (bsums[2l] + bsums[2l+1])
-    const __m256i mins = _mm256_madd_epi16(loadu256(a[b].bsums), _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm)));
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));  // m0 m0 m1 m1 ..
+    const float d = half_at(blk), dmin = half_at(blk + 2);
     __m256i qh;
     if constexpr (kHigh) qh = loadu256(blk + offsetof(BlockQ5_K, qh));
-    __m256i s[4];
+    __m256i s[NT][2];
     for (int c = 0; c < 4; ++c) {
       __m256i q = loadu256(qs + 32 * c);
       __m256i lo = _mm256_and_si256(q, m4);
@@ -133,53 +152,71 @@ float dot_k4_k5(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
         hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
         qh = _mm256_srli_epi16(qh, 2);
       }
-      __m256i p0 = _mm256_maddubs_epi16(lo, loadu256(a[b].qs + 64 * c));
-      __m256i p1 = _mm256_maddubs_epi16(hi, loadu256(a[b].qs + 64 * c + 32));
-      s[c] = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc16, ctl[2 * c]));
-      s[c] = dot_s16(s[c], p1, _mm256_shuffle_epi8(sc16, ctl[2 * c + 1]));
+      const __m256i s_lo = _mm256_shuffle_epi8(sc16, ctl[2 * c]), s_hi = _mm256_shuffle_epi8(sc16, ctl[2 * c + 1]);
+      for (int t = 0; t < NT; ++t) {
+        __m256i p0 = _mm256_maddubs_epi16(lo, loadu256(a[t][b].qs + 64 * c));
+        __m256i p1 = _mm256_maddubs_epi16(hi, loadu256(a[t][b].qs + 64 * c + 32));
+        __m256i& acc_i = s[t][c & 1];
+        acc_i = c < 2 ? _mm256_madd_epi16(p0, s_lo) : dot_s16(acc_i, p0, s_lo);
+        acc_i = dot_s16(acc_i, p1, s_hi);
+      }
     }
-    const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3]));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(half_at(blk) * a[b].d), acc);
-    macc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(half_at(blk + 2) * a[b].d), macc);
+    for (int t = 0; t < NT; ++t) {
+      // lane l of the mins: m_l * (bsums[2l] + bsums[2l+1])
+      const __m256i mins = _mm256_madd_epi16(loadu256(a[t][b].bsums), m16);
+      const __m256i sum = _mm256_add_epi32(s[t][0], s[t][1]);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * a[t][b].d), acc[t]);
+      macc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin * a[t][b].d), macc[t]);
+    }
   }
-  return reduce8(acc) - reduce8(macc);
+  for (int t = 0; t < NT; ++t) out[t] = reduce8(acc[t]) - reduce8(macc[t]);
 }
 
-float dot_q6_k(const uint8_t* wrow, const uint8_t* arow, int64_t nb) {
+template <int NT>
+void dot_q6_k(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out) {
   const auto* w = reinterpret_cast<const BlockQ6_K*>(wrow);
-  const auto* a = reinterpret_cast<const BlockQ8_K*>(arow);
+  const BlockQ8_K* a[NT];
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = reinterpret_cast<const BlockQ8_K*>(arows[t]);
+    acc[t] = _mm256_setzero_ps();
+  }
   const __m256i m4 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48);
   // group k of a half uses sub-blocks 2k (low 128 bits) and 2k+1 (high) of that half's 8 scales
   const __m256i ctl[4] = {bcast_ctl(0, 1), bcast_ctl(2, 3), bcast_ctl(4, 5), bcast_ctl(6, 7)};
-  __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K& x = w[b];
     const __m256i sc16 = _mm256_cvtepi8_epi16(loadu128(x.scales));  // [s0..s7 | s8..s15]
-    // the -32 offset: lane l takes sub-blocks 2l and 2l+1
-    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(loadu256(a[b].bsums), sc16), 5);
-    __m256i s[2];
+    const float d = half_at(&x.d);
+    __m256i s[NT][2];
     for (int h = 0; h < 2; ++h) {
       const __m256i sch = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00) : _mm256_permute2x128_si256(sc16, sc16, 0x11);
       __m256i l0 = loadu256(x.ql + 64 * h), l1 = loadu256(x.ql + 64 * h + 32);
       __m256i qh = loadu256(x.qh + 32 * h);
       // groups of 32 elements 128h + 32k: nibbles of l0/l1 with bits 2k, 2k+1 of qh as bits 4, 5
-      __m256i q[4] = {
+      const __m256i q[4] = {
           _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m48)),
           _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m48)),
           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m48)),
           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m48)),
       };
-      s[h] = _mm256_madd_epi16(_mm256_maddubs_epi16(q[0], loadu256(a[b].qs + 128 * h)), _mm256_shuffle_epi8(sch, ctl[0]));
-      for (int k = 1; k < 4; ++k) {
-        __m256i p = _mm256_maddubs_epi16(q[k], loadu256(a[b].qs + 128 * h + 32 * k));
-        s[h] = dot_s16(s[h], p, _mm256_shuffle_epi8(sch, ctl[k]));
+      for (int k = 0; k < 4; ++k) {
+        const __m256i scale = _mm256_shuffle_epi8(sch, ctl[k]);
+        for (int t = 0; t < NT; ++t) {
+          __m256i p = _mm256_maddubs_epi16(q[k], loadu256(a[t][b].qs + 128 * h + 32 * k));
+          s[t][h] = k == 0 ? _mm256_madd_epi16(p, scale) : dot_s16(s[t][h], p, scale);
+        }
       }
     }
-    const __m256i sum = _mm256_sub_epi32(_mm256_add_epi32(s[0], s[1]), corr);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(half_at(&x.d) * a[b].d), acc);
+    for (int t = 0; t < NT; ++t) {
+      // the -32 offset: lane l takes sub-blocks 2l and 2l+1
+      const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(loadu256(a[t][b].bsums), sc16), 5);
+      const __m256i sum = _mm256_sub_epi32(_mm256_add_epi32(s[t][0], s[t][1]), corr);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * a[t][b].d), acc[t]);
+    }
   }
-  return reduce8(acc);
+  for (int t = 0; t < NT; ++t) out[t] = reduce8(acc[t]);
 }
 
 // One activation block of n (a multiple of 32) elements, as quantize_act_row in quant.cpp: the
@@ -239,26 +276,28 @@ void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexc
   }
 }
 
-using QDot = float (*)(const uint8_t*, const uint8_t*, int64_t);
+using QDot = void (*)(const uint8_t*, const uint8_t* const*, int64_t, float*);
 
+template <int NT>
 QDot qdot_for(DType t) {
   switch (t) {
-    case DType::kQ8_0: return dot_q8_0;
-    case DType::kQ4_0: return dot_q4_0;
-    case DType::kQ4_K: return dot_k4_k5<false>;
-    case DType::kQ5_K: return dot_k4_k5<true>;
-    default: return dot_q6_k;
+    case DType::kQ8_0: return dot_q8_0<NT>;
+    case DType::kQ4_0: return dot_q4_0<NT>;
+    case DType::kQ4_K: return dot_k4_k5<NT, false>;
+    case DType::kQ5_K: return dot_k4_k5<NT, true>;
+    default: return dot_q6_k<NT>;
   }
 }
 
-// Output rows in tiles of kQTile: a tile's weight rows stay in L1 while every activation row
-// passes over them (decode: T = 1 streams the rows once).
+// Output rows in tiles of kQTile: a tile's weight rows stay in L1 while the activation rows pass
+// over them kQRows at a time (decode: T = 1 streams the rows once).
 constexpr int64_t kQTile = 4;
+constexpr int kQRows = 4;
 constexpr int64_t kQPrefetchTiles = 1;
 
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {
-  const QDot dot = qdot_for(w.dtype);
+  const QDot dot1 = qdot_for<1>(w.dtype), dotn = qdot_for<kQRows>(w.dtype);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes(), nb = w.cols / act_block_elems(w.dtype);
   for (int64_t o0 = o_begin; o0 < o_end; o0 += kQTile) {
@@ -268,10 +307,19 @@ void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Weig
     const int64_t p0 = min_of(o0 + kQPrefetchTiles * kQTile, o_end), p1 = min_of(p0 + kQTile, o_end);
     const uint8_t* next = base + p0 * rb;
     for (int64_t off = 0; off < (p1 - p0) * rb; off += 64) _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T0);
-    for (int64_t t = 0; t < T; ++t) {
-      float* yt = yrow(y, t);
+    int64_t t = 0;
+    for (; t + kQRows <= T; t += kQRows) {
+      const uint8_t* at[kQRows];
+      for (int i = 0; i < kQRows; ++i) at[i] = xq + (t + i) * xq_row_bytes;
+      for (int64_t o = o0; o < o1; ++o) {
+        float r[kQRows];
+        dotn(base + o * rb, at, nb, r);
+        for (int i = 0; i < kQRows; ++i) yrow(y, t + i)[o] = r[i];
+      }
+    }
+    for (; t < T; ++t) {
       const uint8_t* at = xq + t * xq_row_bytes;
-      for (int64_t o = o0; o < o1; ++o) yt[o] = dot(base + o * rb, at, nb);
+      for (int64_t o = o0; o < o1; ++o) dot1(base + o * rb, &at, nb, yrow(y, t) + o);
     }
   }
 }
