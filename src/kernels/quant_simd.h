@@ -50,6 +50,13 @@ R1_SIMD_INLINE __m256i dot_signed32(__m256i w, __m256i a) {
   return dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
 }
 
+// Software prefetch of the weight stream kQAhead bytes ahead of the block being decoded (rows are
+// contiguous, so near a row's end this fetches the start of the next row).
+constexpr int64_t kQAhead = 4096;
+R1_SIMD_INLINE void prefetch_ahead(const uint8_t* p, int64_t bytes) {
+  for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kQAhead + off), _MM_HINT_T0);
+}
+
 // Every kernel below computes one weight row against NT activation rows (a[t], results out[t]):
 // each weight block is decoded once and used NT times (prefill), and each row's arithmetic is
 // the same whatever NT is, so a result does not depend on the batch.
@@ -75,6 +82,7 @@ R1_SIMD_INLINE void dot_32(const uint8_t* wrow, const uint8_t* const* arows, int
   };
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
+    prefetch_ahead(reinterpret_cast<const uint8_t*>(w + b), 2 * sizeof(Block));
     term(b, acc0);
     term(b + 1, acc1);
   }
@@ -134,6 +142,7 @@ void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, flo
                           bcast_ctl(4, 4), bcast_ctl(5, 5), bcast_ctl(6, 6), bcast_ctl(7, 7)};
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = wrow + b * kBytes;
+    prefetch_ahead(blk, kBytes);
     const uint8_t* qs = blk + kQsOffset;
     const __m128i scm = unpack_k_scales(blk + 4);  // sc0..sc7, m0..m7
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
@@ -186,6 +195,7 @@ void dot_q6_k(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, floa
   const __m256i ctl[4] = {bcast_ctl(0, 1), bcast_ctl(2, 3), bcast_ctl(4, 5), bcast_ctl(6, 7)};
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K& x = w[b];
+    prefetch_ahead(reinterpret_cast<const uint8_t*>(&x), sizeof(BlockQ6_K));
     const __m256i sc16 = _mm256_cvtepi8_epi16(loadu128(x.scales));  // [s0..s7 | s8..s15]
     const float d = half_at(&x.d);
     __m256i s[NT][2];
@@ -293,7 +303,6 @@ QDot qdot_for(DType t) {
 // over them kQRows at a time (decode: T = 1 streams the rows once).
 constexpr int64_t kQTile = 4;
 constexpr int kQRows = 4;
-constexpr int64_t kQPrefetchTiles = 1;
 
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {
@@ -302,11 +311,6 @@ void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Weig
   const int64_t rb = w.row_bytes(), nb = w.cols / act_block_elems(w.dtype);
   for (int64_t o0 = o_begin; o0 < o_end; o0 += kQTile) {
     const int64_t o1 = min_of(o0 + kQTile, o_end);
-    // The dot products do enough work per byte that the hardware prefetcher alone falls behind:
-    // request the rows kQPrefetchTiles tiles ahead (contiguous) while this tile is computed.
-    const int64_t p0 = min_of(o0 + kQPrefetchTiles * kQTile, o_end), p1 = min_of(p0 + kQTile, o_end);
-    const uint8_t* next = base + p0 * rb;
-    for (int64_t off = 0; off < (p1 - p0) * rb; off += 64) _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T0);
     int64_t t = 0;
     for (; t + kQRows <= T; t += kQRows) {
       const uint8_t* at[kQRows];
