@@ -84,6 +84,29 @@ Result run_one(Engine& engine, GenerationRequest req) {
   return c.wait();
 }
 
+// Holds the engine's scheduler inside a request's first event until release(), then cancels that
+// request: whatever the test submits meanwhile is queued when the scheduler resumes, whatever the
+// timing of the threads.
+class Gate {
+ public:
+  void submit(Engine& engine) {
+    auto handle = handle_.get_future().share();
+    auto opened = open_.get_future().share();
+    bool first = true;
+    handle_.set_value(engine.submit(request("gate", 99, 200), [handle, opened, first](GenerationEvent&&) mutable {
+      if (!first) return;
+      first = false;
+      opened.wait();
+      handle.get()->cancel();
+    }));
+  }
+  void release() { open_.set_value(); }
+
+ private:
+  std::promise<std::shared_ptr<RequestHandle>> handle_;
+  std::promise<void> open_;
+};
+
 TEST(Engine, BundleLoadsTemplateAndReasoningTokens) {
   auto b = bundle();
   EXPECT_TRUE(b->reasoning_model);
@@ -147,12 +170,17 @@ TEST(Engine, PreemptionDoesNotChangeOutput) {
   }
   // A KV budget of 144 tokens (9 pages) cannot hold four ~60-token sequences at once: some are
   // preempted and recomputed later, which must not change a single token.
+  // All four are queued before the scheduler admits any (the gate), so they run together whatever
+  // the machine's load.
   Engine tight(bundle(), {.threads = 2, .ctx_size = 128, .parallel = 4, .kv_tokens = 144});
+  Gate gate;
+  gate.submit(tight);
   std::vector<std::unique_ptr<Collector>> cs;
   for (int i = 0; i < 4; ++i) {
     cs.push_back(std::make_unique<Collector>());
     tight.submit(request(std::string(20, char('k' + i)), uint64_t(i), 40), cs.back()->sink());
   }
+  gate.release();
   for (int i = 0; i < 4; ++i) EXPECT_EQ(cs[size_t(i)]->wait().tokens, reference[size_t(i)].tokens) << i;
   EXPECT_GT(tight.metrics().preemptions, 0u);
 }
@@ -200,18 +228,19 @@ TEST(Engine, ThinkingBudgetClosesReasoning) {
 TEST(Engine, CancelFreesTheRequest) {
   Engine engine(bundle(), {.threads = 2, .ctx_size = 256});
   Collector c;
-  std::promise<void> first;
-  bool signalled = false;
+  // Cancelled from its first event, on the scheduler thread (which waits for the handle): the
+  // request stops within a step however the test thread is scheduled.
+  std::promise<std::shared_ptr<RequestHandle>> handle;
+  std::shared_future<std::shared_ptr<RequestHandle>> h = handle.get_future().share();
+  bool first = true;
   auto sink = c.sink();
-  auto handle = engine.submit(request("long", 1, 200), [&](GenerationEvent&& e) {
-    if (!signalled) {
-      signalled = true;
-      first.set_value();
+  handle.set_value(engine.submit(request("long", 1, 200), [&](GenerationEvent&& e) {
+    if (first) {
+      first = false;
+      h.get()->cancel();
     }
     sink(std::move(e));
-  });
-  first.get_future().wait();
-  handle->cancel();
+  }));
   Result r = c.wait();
   EXPECT_EQ(r.finish, FinishReason::kCancelled);
   EXPECT_LT(r.tokens.size(), 200u);
