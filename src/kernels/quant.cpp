@@ -54,6 +54,18 @@ float quantize_block(const float* x, int n, int8_t* qs) {
   return amax / 127.0f;
 }
 
+// The 6-bit (scale, min) pairs of a Q4_K / Q5_K block, unpacked.
+void unpack_k_scales(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    m[j] = s[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    sc[j] = uint8_t((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
+    m[j] = uint8_t((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+  }
+}
+
 // Even blocks accumulate into acc[0], odd ones into acc[1]; the two are added lane by lane.
 float reduce_pair(const float (&acc)[2][kLanes]) {
   float sum[kLanes];

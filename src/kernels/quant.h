@@ -45,16 +45,4 @@ void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexc
 // The scalar reference dot product of one weight row with one quantized activation row.
 float qdot_reference(DType w, const uint8_t* wrow, const uint8_t* arow, int64_t cols) noexcept;
 
-// The 6-bit (scale, min) pairs of a Q4_K / Q5_K block, unpacked.
-static inline void unpack_k_scales(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = s[j] & 63;
-    m[j] = s[j + 4] & 63;
-  }
-  for (int j = 4; j < 8; ++j) {
-    sc[j] = uint8_t((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
-    m[j] = uint8_t((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-  }
-}
-
 }  // namespace r1::kernels

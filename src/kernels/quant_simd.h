@@ -45,11 +45,6 @@ R1_SIMD_INLINE float reduce8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
 }
 
-// Σ w·a of one 32-element group of signed weights, in lanes.
-R1_SIMD_INLINE __m256i dot_signed32(__m256i w, __m256i a) {
-  return dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
-}
-
 // Software prefetch of the weight stream kQAhead bytes ahead of the block being decoded (rows are
 // contiguous, so near a row's end this fetches the start of the next row).
 constexpr int64_t kQAhead = 4096;
@@ -105,18 +100,18 @@ void dot_q4_0(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, floa
   });
 }
 
-// pshufb controls that broadcast int16 lane j (of each 128-bit half) to the whole half.
-alignas(32) inline constexpr uint8_t kBcast16[8][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}, {10, 11}, {12, 13}, {14, 15}};
+// pshufb control that broadcasts int16 lane lo_lane of the low 128-bit half to that whole half,
+// and lane hi_lane of the high half to the high half (bytes 2j, 2j+1 in every int16).
 R1_SIMD_INLINE __m256i bcast_ctl(int lo_lane, int hi_lane) {
-  return _mm256_set_m128i(_mm_set1_epi16(int16_t(kBcast16[hi_lane][0] | kBcast16[hi_lane][1] << 8)),
-                          _mm_set1_epi16(int16_t(kBcast16[lo_lane][0] | kBcast16[lo_lane][1] << 8)));
+  return _mm256_set_m128i(_mm_set1_epi16(int16_t(2 * hi_lane | (2 * hi_lane + 1) << 8)),
+                          _mm_set1_epi16(int16_t(2 * lo_lane | (2 * lo_lane + 1) << 8)));
 }
 
 // The 12 packed scale bytes of a Q4_K / Q5_K block (core/quant_blocks.h) as 16 bytes sc0..sc7,
 // m0..m7. With w0, w1, w2 the three little-endian words: sc0..3 = w0 & 0x3f.., m0..3 = w1 & 0x3f..,
 // sc4..7 = (w2 & 0x0f..) | ((w0 >> 2) & 0x30..), m4..7 = ((w2 >> 4) & 0x0f..) | ((w1 >> 2) & 0x30..).
 // Reads 16 bytes (the block's codes follow the scales).
-R1_SIMD_INLINE __m128i unpack_k_scales(const uint8_t* p) {
+R1_SIMD_INLINE __m128i unpack_k_scales16(const uint8_t* p) {
   const __m128i v = loadu128(p);
   const __m128i x = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4));
   const __m128i y = _mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)), 2);
@@ -144,7 +139,7 @@ void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, flo
     const uint8_t* blk = wrow + b * kBytes;
     prefetch_ahead(blk, kBytes);
     const uint8_t* qs = blk + kQsOffset;
-    const __m128i scm = unpack_k_scales(blk + 4);  // sc0..sc7, m0..m7
+    const __m128i scm = unpack_k_scales16(blk + 4);  // sc0..sc7, m0..m7
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));  // m0 m0 m1 m1 ..
     const float d = half_at(blk), dmin = half_at(blk + 2);
