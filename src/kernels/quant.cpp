@@ -42,11 +42,11 @@ float quantize_block(const float* x, int n, int8_t* qs) {
     std::memset(qs, 0, size_t(n));
     return std::numeric_limits<float>::quiet_NaN();
   }
-  if (amax == 0.0f) {
+  const float inv = 127.0f / amax;
+  if (!(inv <= std::numeric_limits<float>::max())) {  // amax == 0, or so small that 127/amax overflows
     std::memset(qs, 0, size_t(n));
     return 0.0f;
   }
-  const float inv = 127.0f / amax;
   for (int i = 0; i < n; ++i) {
     float q = std::nearbyint(x[i] * inv);
     qs[i] = int8_t(std::fmin(127.0f, std::fmax(-127.0f, q)));

@@ -38,8 +38,9 @@ int64_t act_block_elems(DType w);
 // Bytes of one quantized activation row of `cols` elements (a multiple of act_block_elems(w)).
 int64_t act_row_bytes(DType w, int64_t cols);
 // Quantizes x[0 .. cols) for weights of type w. Per block: amax = max |x|; d = amax / 127;
-// qs = round-half-even(x * (127 / amax)) clamped to ±127 (all zero when amax == 0). A block with a
-// non-finite element gets d = NaN, so every dot product it enters is NaN.
+// qs = round-half-even(x * (127 / amax)) clamped to ±127. A block whose 127 / amax is not a finite
+// float (amax == 0, or subnormal) is all zero with d = 0. A block with a non-finite element gets
+// d = NaN, so every dot product it enters is NaN.
 void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexcept;
 
 // The scalar reference dot product of one weight row with one quantized activation row.

@@ -242,11 +242,12 @@ R1_SIMD_INLINE float quantize_block(const float* x, int n, int8_t* qs) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
   const float amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
-  if (amax == 0.0f) {
+  const float inv_s = 127.0f / amax;
+  if (!(inv_s <= std::numeric_limits<float>::max())) {  // amax == 0, or so small that 127/amax overflows
     std::memset(qs, 0, size_t(n));
     return 0.0f;
   }
-  const __m256 inv = _mm256_set1_ps(127.0f / amax);
+  const __m256 inv = _mm256_set1_ps(inv_s);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int i = 0; i < n; i += 32) {
     // |x * inv| <= 127 (rounded up by at most an ulp, which still rounds to 127): no clamping

@@ -270,6 +270,11 @@ TEST(QMatmul, ActivationQuantization) {
   EXPECT_EQ(b[0].qs[2], 50);
   EXPECT_EQ(b[1].d, 0.0f);
   for (int i = 0; i < 32; ++i) EXPECT_EQ(b[1].qs[i], 0);
+  // a block of subnormals (127 / amax overflows) is a zero block too
+  std::fill(both.begin() + 32, both.end(), 1e-40f);
+  kernels::quantize_act_row(DType::kQ8_0, both.data(), 64, q.data());
+  EXPECT_EQ(b[1].d, 0.0f);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(b[1].qs[i], 0);
 
   // k-quant activations carry the sums of each 16.
   std::mt19937 rng(15);
@@ -289,6 +294,22 @@ TEST(QMatmul, ActivationQuantization) {
     EXPECT_EQ(bk->bsums[j], s);
   }
   EXPECT_EQ(max_q, 127);
+}
+
+// Tiny activations (a block of subnormals) are a zero block on every ISA.
+TEST(QMatmul, SubnormalActivationsAreZero) {
+  std::mt19937 rng(18);
+  ThreadPool pool(1);
+  for (DType d : kQTypes) {
+    const int64_t k = cols_for(d, 2), o = 8;
+    QWeight w = make_qweight(d, o, k, rng, false);
+    std::vector<float> x(static_cast<size_t>(k), 1e-40f);
+    for (Isa isa : test::supported_isas()) {
+      IsaScope s(isa);
+      auto y = run_matmul(pool, ConstMatView(x.data(), 1, k, k), w.view);
+      for (int64_t c = 0; c < o; ++c) EXPECT_EQ(y[size_t(c)], 0.0f) << dtype_name(d) << " " << isa_name(isa);
+    }
+  }
 }
 
 TEST(QMatmul, NonFiniteActivationGivesNan) {
