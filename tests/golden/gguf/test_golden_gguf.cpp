@@ -206,6 +206,19 @@ std::vector<Case> cases() {
 INSTANTIATE_TEST_SUITE_P(Files, GgufGolden, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& p) { return p.param.label; });
 
+// Logits of every position of `ids` in one forward over a fresh cache (2 threads).
+FloatBuffer prompt_logits(Model& model, const std::vector<int32_t>& ids) {
+  const int64_t T = int64_t(ids.size()), V = model.info().vocab_size;
+  ThreadPool pool(2);
+  KvCache cache(model.kv_layout(), T);
+  KvSeq seq;
+  R1_CHECK(seq.reserve(cache, int32_t(T)));
+  FloatBuffer out(size_t(T * V));
+  SeqChunk chunk{ids, &seq, true};
+  model.forward(pool, {&chunk, 1}, cache, MatView{out.data(), T, V, V});
+  return out;
+}
+
 // GGUF and safetensors of the same weights give bit-identical logits for qwen2 (same math, and
 // the weights enter the dot products as the same f32 values).
 TEST(GgufGolden, Qwen2F32GgufLogitsBitIdenticalToSafetensors) {
@@ -214,17 +227,8 @@ TEST(GgufGolden, Qwen2F32GgufLogitsBitIdenticalToSafetensors) {
     std::unique_ptr<Model> b = load_model(exported(m, GgufFileType::kF32));
     const std::vector<int32_t> ids = golden(m)["cases"].back()["prompt"].get<std::vector<int32_t>>();
     const int64_t T = int64_t(ids.size()), V = a->info().vocab_size;
-    ThreadPool pool(2);
-    std::vector<FloatBuffer> out;
-    for (Model* model : {a.get(), b.get()}) {
-      KvCache cache(model->kv_layout(), T);
-      KvSeq seq;
-      ASSERT_TRUE(seq.reserve(cache, int32_t(T)));
-      out.emplace_back(size_t(T * V));
-      SeqChunk chunk{ids, &seq, true};
-      model->forward(pool, {&chunk, 1}, cache, MatView{out.back().data(), T, V, V});
-    }
-    EXPECT_EQ(std::memcmp(out[0].data(), out[1].data(), size_t(T * V) * 4), 0) << m;
+    FloatBuffer la = prompt_logits(*a, ids), lb = prompt_logits(*b, ids);
+    EXPECT_EQ(std::memcmp(la.data(), lb.data(), size_t(T * V) * 4), 0) << m;
   }
 }
 
@@ -394,21 +398,12 @@ TEST(GgufExport, Q4_K_MRunsThroughQuantizedKernels) {
   const int64_t V = quant->info().vocab_size, T = 40;
   std::vector<int32_t> ids;
   for (int64_t i = 0; i < T; ++i) ids.push_back(int32_t((i * 7919 + 11) % V));
-  ThreadPool pool(2);
-  std::vector<FloatBuffer> out;
-  for (Model* model : {quant.get(), exact.get()}) {
-    KvCache cache(model->kv_layout(), T);
-    KvSeq seq;
-    ASSERT_TRUE(seq.reserve(cache, int32_t(T)));
-    out.emplace_back(size_t(T * V));
-    SeqChunk chunk{ids, &seq, true};
-    model->forward(pool, {&chunk, 1}, cache, MatView{out.back().data(), T, V, V});
-  }
+  FloatBuffer lq = prompt_logits(*quant, ids), le = prompt_logits(*exact, ids);
   double worst = 0;
   int argmax_same = 0;
   for (int64_t t = 0; t < T; ++t) {
-    const float* a = out[0].data() + t * V;
-    const float* b = out[1].data() + t * V;
+    const float* a = lq.data() + t * V;
+    const float* b = le.data() + t * V;
     double max_abs = 0, max_err = 0;
     for (int64_t v = 0; v < V; ++v) {
       max_abs = std::max(max_abs, std::fabs(double(b[v])));

@@ -84,26 +84,33 @@ Result run_one(Engine& engine, GenerationRequest req) {
   return c.wait();
 }
 
+// Submits `req`; its first event (on the scheduler thread) waits until `open` is ready, then
+// cancels the request, so the request stops within a step however the test thread is scheduled.
+// Every event still goes to `sink` (if any).
+void submit_cancelled_at_first_event(Engine& engine, GenerationRequest req, EventSink sink,
+                                     std::shared_future<void> open) {
+  std::promise<std::shared_ptr<RequestHandle>> handle;
+  std::shared_future<std::shared_ptr<RequestHandle>> h = handle.get_future().share();
+  bool first = true;
+  handle.set_value(engine.submit(std::move(req), [h, open, first, sink = std::move(sink)](GenerationEvent&& e) mutable {
+    if (first) {
+      first = false;
+      open.wait();
+      h.get()->cancel();
+    }
+    if (sink) sink(std::move(e));
+  }));
+}
+
 // Holds the engine's scheduler inside a request's first event until release(), then cancels that
 // request: whatever the test submits meanwhile is queued when the scheduler resumes, whatever the
 // timing of the threads.
 class Gate {
  public:
-  void submit(Engine& engine) {
-    auto handle = handle_.get_future().share();
-    auto opened = open_.get_future().share();
-    bool first = true;
-    handle_.set_value(engine.submit(request("gate", 99, 200), [handle, opened, first](GenerationEvent&&) mutable {
-      if (!first) return;
-      first = false;
-      opened.wait();
-      handle.get()->cancel();
-    }));
-  }
+  void submit(Engine& engine) { submit_cancelled_at_first_event(engine, request("gate", 99, 200), nullptr, open_.get_future().share()); }
   void release() { open_.set_value(); }
 
  private:
-  std::promise<std::shared_ptr<RequestHandle>> handle_;
   std::promise<void> open_;
 };
 
@@ -228,19 +235,9 @@ TEST(Engine, ThinkingBudgetClosesReasoning) {
 TEST(Engine, CancelFreesTheRequest) {
   Engine engine(bundle(), {.threads = 2, .ctx_size = 256});
   Collector c;
-  // Cancelled from its first event, on the scheduler thread (which waits for the handle): the
-  // request stops within a step however the test thread is scheduled.
-  std::promise<std::shared_ptr<RequestHandle>> handle;
-  std::shared_future<std::shared_ptr<RequestHandle>> h = handle.get_future().share();
-  bool first = true;
-  auto sink = c.sink();
-  handle.set_value(engine.submit(request("long", 1, 200), [&](GenerationEvent&& e) {
-    if (first) {
-      first = false;
-      h.get()->cancel();
-    }
-    sink(std::move(e));
-  }));
+  std::promise<void> now;
+  now.set_value();
+  submit_cancelled_at_first_event(engine, request("long", 1, 200), c.sink(), now.get_future().share());
   Result r = c.wait();
   EXPECT_EQ(r.finish, FinishReason::kCancelled);
   EXPECT_LT(r.tokens.size(), 200u);
