@@ -155,6 +155,16 @@ float dot_f32(const float* a, const float* b, int64_t n) { return active().dot_f
 
 void axpy_f32(float* y, float a, const float* x, int64_t n) { active().axpy_f32(y, a, x, n); }
 
+void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld) {
+  active().attn_scores(q, group, hd, k, k_stride, n, scale, s, ld);
+}
+
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+                 int64_t v_stride, int64_t n) {
+  active().attn_values(o, group, hd, w, ld, v, v_stride, n);
+}
+
 void dequantize_row(const WeightView& w, int64_t row, float* out) {
   check_weight(w);
   R1_CHECK(row >= 0 && row < w.rows, "row {} of {}", row, w.rows);

@@ -95,6 +95,16 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += a · x[i], one fused multiply-add per element.
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 
+// Attention of the `group` query heads that share one KV head (q + j*hd, j < group) over n cache
+// slots k_stride / v_stride floats apart, bit for bit as the loops of dot_f32 / axpy_f32 they
+// replace (one pass over each slot serves the whole group):
+//   s[j*ld + p] = dot_f32(q + j*hd, k + p*k_stride, hd) * scale
+//   for p = 0..n-1 in order: axpy_f32(o + j*hd, w[j*ld + p], v + p*v_stride, hd)
+void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld);
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+                 int64_t v_stride, int64_t n);
+
 // Row `row` of a weight matrix converted to f32 (embedding lookup, debugging). Block types use
 // the scalar dequantization of core/quants.h.
 void dequantize_row(const WeightView& w, int64_t row, float* out);

@@ -107,6 +107,18 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
+void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld) noexcept {
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t j = 0; j < group; ++j) s[j * ld + p] = dot_f32(q + j * hd, k + p * k_stride, hd) * scale;
+}
+
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+                 int64_t v_stride, int64_t n) noexcept {
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t j = 0; j < group; ++j) axpy_f32(o + j * hd, w[j * ld + p], v + p * v_stride, hd);
+}
+
 void dequantize_row(const WeightView& w, int64_t row, float* out) noexcept {
   with_weight_row(w, row, [&](auto wk) {
     for (int64_t k = 0; k < w.cols; ++k) out[k] = wk(k);
@@ -219,7 +231,7 @@ const KernelTable& scalar_table() {
       dequantize_row,   rms_norm,      silu_mul, softmax,
       add_inplace,      scale_inplace, argmax,   rope_neox,
       rope_interleaved, read_stream,   fma_loop, 16,
-      qmatmul_rows_reference, quantize_act_row,
+      qmatmul_rows_reference, quantize_act_row, attn_scores, attn_values,
   };
   return table;
 }

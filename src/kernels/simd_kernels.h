@@ -430,6 +430,61 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
   }
 }
 
+// Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
+// positions reduced together; each output element takes one fma per position in position order.
+void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld) noexcept {
+  const __m128 sv = _mm_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 4 <= n; p += 4) {
+    const float* k0 = k + p * k_stride;
+    const float* kp[4] = {k0, k0 + k_stride, k0 + 2 * k_stride, k0 + 3 * k_stride};
+    for (int64_t j = 0; j < group; ++j) {
+      const float* qj = q + j * hd;
+      V16 acc[4] = {zero(), zero(), zero(), zero()};
+      int64_t i = 0;
+      for (; i + 16 <= hd; i += 16) {
+        const V16 qv = load(qj + i);
+        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, load(kp[r] + i), acc[r]);
+      }
+      if (i < hd) {
+        const int c = int(hd - i);
+        const V16 qv = load_n(qj + i, c);
+        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, load_n(kp[r] + i, c), acc[r]);
+      }
+      _mm_storeu_ps(s + j * ld + p, _mm_mul_ps(reduce4(acc[0], acc[1], acc[2], acc[3]), sv));
+    }
+  }
+  for (; p < n; ++p)
+    for (int64_t j = 0; j < group; ++j) s[j * ld + p] = dot_f32(q + j * hd, k + p * k_stride, hd) * scale;
+}
+
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+                 int64_t v_stride, int64_t n) noexcept {
+  constexpr int64_t kTile = 4;  // output vectors held in registers across the positions
+  for (int64_t j = 0; j < group; ++j) {
+    float* oj = o + j * hd;
+    const float* wj = w + j * ld;
+    int64_t i = 0;
+    for (; i + 16 * kTile <= hd; i += 16 * kTile) {
+      V16 acc[kTile];
+      R1_UNROLL for (int c = 0; c < kTile; ++c) acc[c] = load(oj + i + 16 * c);
+      for (int64_t p = 0; p < n; ++p) {
+        const V16 wv = set1(wj[p]);
+        const float* vp = v + p * v_stride + i;
+        R1_UNROLL for (int c = 0; c < kTile; ++c) acc[c] = fma(wv, load(vp + 16 * c), acc[c]);
+      }
+      R1_UNROLL for (int c = 0; c < kTile; ++c) store(oj + i + 16 * c, acc[c]);
+    }
+    for (; i < hd; i += 16) {
+      const int c = int(min_of<int64_t>(16, hd - i));
+      V16 acc = load_n(oj + i, c);
+      for (int64_t p = 0; p < n; ++p) acc = fma(set1(wj[p]), load_n(v + p * v_stride + i, c), acc);
+      store_n(oj + i, acc, c);
+    }
+  }
+}
+
 template <Wt D>
 void dequantize_typed(const WeightView& w, int64_t row, float* out) noexcept {
   const uint8_t* r = row_ptr(w, row, kElemBytes<D>);
@@ -623,7 +678,7 @@ const KernelTable& table() {
       kIsa,      matmul_rows, dot_f32,          axpy_f32,         dequantize_row,
       rms_norm,  silu_mul,    softmax,          add_inplace,      scale_inplace,
       argmax,    rope_neox,   rope_interleaved, read_stream_impl, fma_loop,
-      kRowGrain, qmatmul_rows,     quantize_act_row,
+      kRowGrain, qmatmul_rows,     quantize_act_row, attn_scores,      attn_values,
   };
   return t;
 }

@@ -19,6 +19,8 @@ void gqa_attention(ThreadPool& pool, ConstMatView q, std::span<const RowPlace> r
   if (scores.size() < size_t(per_thread * n_threads)) scores.resize(size_t(per_thread * n_threads));
 
   const int64_t items = T * shape.n_kv_heads;
+  const int32_t page = kv.page_size();
+  const int64_t width = kv.layout().width;
   pool.run([&](int tid) {
     float* sc = scores.data() + tid * per_thread;
     const int64_t begin = items * tid / n_threads, end = items * (tid + 1) / n_threads;
@@ -27,17 +29,23 @@ void gqa_attention(ThreadPool& pool, ConstMatView q, std::span<const RowPlace> r
       const RowPlace& place = rows[size_t(t)];
       const int32_t len = place.pos + 1;
       const float* qrow = q.row(t) + g * group * hd;
-      for (int32_t p = 0; p < len; ++p) {
-        const float* k = place.kv->slot(kv, layer, p) + g * hd;
-        for (int64_t j = 0; j < group; ++j) sc[j * len + p] = dot_f32(qrow + j * hd, k, hd) * shape.scale;
-      }
+      // one call per run of consecutive slots (a page)
+      auto for_runs = [&](auto fn) {
+        for (int32_t p = 0; p < len;) {
+          const int32_t n = std::min<int32_t>(page - p % page, len - p);
+          fn(p, n, place.kv->slot(kv, layer, p));
+          p += n;
+        }
+      };
+      for_runs([&](int32_t p, int32_t n, const float* s) {
+        attn_scores(qrow, group, hd, s + g * hd, width, n, shape.scale, sc + p, len);
+      });
       for (int64_t j = 0; j < group; ++j) softmax(sc + j * len, len);
       float* o = out.row(t) + g * group * hd;
       std::memset(o, 0, sizeof(float) * size_t(group * hd));
-      for (int32_t p = 0; p < len; ++p) {
-        const float* v = place.kv->slot(kv, layer, p) + v_offset + g * hd;
-        for (int64_t j = 0; j < group; ++j) axpy_f32(o + j * hd, sc[j * len + p], v, hd);
-      }
+      for_runs([&](int32_t p, int32_t n, const float* s) {
+        attn_values(o, group, hd, sc + p, len, s + v_offset + g * hd, width, n);
+      });
     }
   });
 }

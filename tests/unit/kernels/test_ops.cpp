@@ -92,6 +92,39 @@ TEST(Ops, EveryIsaMatchesScalarBitwise) {
   }
 }
 
+// The fused attention runs equal the dot_f32 / axpy_f32 loops they replace, bit for bit, on every
+// ISA (group sizes of the real models, head sizes with and without a vector tail, runs shorter
+// and longer than the four positions reduced together, slots wider than a head and misaligned).
+TEST(Ops, AttentionRunsMatchDotAndAxpyLoops) {
+  std::mt19937 rng(23);
+  for (int64_t group : {1, 3, 6, 7, 8})
+    for (int64_t hd : {5, 16, 64, 72, 128})
+      for (int64_t n : {1, 3, 4, 5, 16, 17}) {
+        const int64_t stride = 2 * hd + 3, ld = n + 2;
+        auto q = randn(group * hd, rng), kv = randn(n * stride, rng), o = randn(group * hd, rng);
+        auto w = randn(group * ld, rng, 0.3f);
+        check_all_isas("attn_scores", {q, kv, std::vector<float>(size_t(group * ld), 0.0f)},
+                       [&](std::vector<float*>& p) { attn_scores(p[0], group, hd, p[1] + 1, stride, n, 0.125f, p[2], ld); });
+        check_all_isas("attn_values", {o, w, kv},
+                       [&](std::vector<float*>& p) { attn_values(p[0], group, hd, p[1], ld, p[2] + 1, stride, n); });
+        for (Isa isa : test::supported_isas()) {
+          IsaScope scope(isa);
+          std::vector<float> s(size_t(group * ld)), s_ref(s.size()), ov = o, ov_ref = o;
+          attn_scores(q.data(), group, hd, kv.data() + 1, stride, n, 0.125f, s.data(), ld);
+          attn_values(ov.data(), group, hd, w.data(), ld, kv.data() + 1, stride, n);
+          for (int64_t p = 0; p < n; ++p)
+            for (int64_t j = 0; j < group; ++j) {
+              s_ref[size_t(j * ld + p)] = dot_f32(q.data() + j * hd, kv.data() + 1 + p * stride, hd) * 0.125f;
+              axpy_f32(ov_ref.data() + j * hd, w[size_t(j * ld + p)], kv.data() + 1 + p * stride, hd);
+            }
+          EXPECT_EQ(first_mismatch(s.data(), s_ref.data(), int64_t(s.size())), -1)
+              << isa_name(isa) << " scores group " << group << " hd " << hd << " n " << n;
+          EXPECT_EQ(first_mismatch(ov.data(), ov_ref.data(), int64_t(ov.size())), -1)
+              << isa_name(isa) << " values group " << group << " hd " << hd << " n " << n;
+        }
+      }
+}
+
 // Extreme inputs take the same exp branches everywhere: overflow, underflow, NaN, infinities.
 TEST(Ops, ExtremeInputsMatchScalar) {
   std::vector<float> v = {0.0f,
