@@ -49,13 +49,19 @@ int run_bench(BenchOptions o) {
   const int64_t vocab = info.vocab_size;
   ThreadPool pool(o.threads);
 
-  // Read bandwidth with the kernels' own streaming loads, over a buffer far larger than caches.
+  // Read bandwidth with the kernels' own streaming loads, over a buffer far larger than caches,
+  // measured before every repetition: the machine's bandwidth drifts, so the bound is the median
+  // of the measurements taken during the run.
   const uint64_t bw_bytes = uint64_t(1) << 30;
   auto buf = aligned_alloc_bytes(bw_bytes);
   for (uint64_t i = 0; i < bw_bytes; i += 4096) buf[i] = std::byte(i >> 12);
-  const double bandwidth = measure_read_bandwidth(pool, buf.get(), bw_bytes, 5);
-  buf.reset();
-  const double bound = bandwidth / double(info.bytes_per_token);
+  std::vector<double> bandwidths;
+  // Decode reads the weights and the cache: at context c, c slots of every layer. The bound
+  // uses the mean context of the timed decode steps.
+  const KvLayout kvl = model->kv_layout();
+  const double kv_bytes_per_pos = double(kvl.width) * kvl.n_layers * sizeof(float);
+  const double mean_ctx = double(o.depth + o.prompt) + double(std::max<int64_t>(o.gen - 1, 0)) / 2.0 + 1.0;
+  const double decode_bytes = double(info.bytes_per_token) + (o.gen > 0 ? kv_bytes_per_pos * mean_ctx : 0.0);
 
   std::vector<int32_t> tokens(size_t(o.depth + o.prompt + o.gen));
   uint64_t state = 12345;
@@ -68,6 +74,7 @@ int run_bench(BenchOptions o) {
   MatView out{logits.data(), 1, vocab, vocab};
   std::vector<double> pp, tg;
   for (int rep = 0; rep < o.reps; ++rep) {
+    bandwidths.push_back(measure_read_bandwidth(pool, buf.get(), bw_bytes, 3));
     KvSeq seq;
     R1_CHECK(seq.reserve(cache, int32_t(tokens.size())));
     std::span<const int32_t> all(tokens);
@@ -91,6 +98,11 @@ int run_bench(BenchOptions o) {
     }
     seq.release(cache);
   }
+  bandwidths.push_back(measure_read_bandwidth(pool, buf.get(), bw_bytes, 3));
+  buf.reset();
+  const Stats bw = stats(bandwidths);
+  const double bandwidth = bw.median;
+  const double bound = bandwidth / decode_bytes;
 
   nlohmann::ordered_json j;
   j["model"] = path;
@@ -101,6 +113,9 @@ int run_bench(BenchOptions o) {
   j["threads"] = o.threads;
   j["isa"] = std::string(isa_name(active_isa()));
   j["read_bandwidth_gbs"] = bandwidth / 1e9;
+  j["read_bandwidth_min_gbs"] = bw.min / 1e9;
+  j["read_bandwidth_max_gbs"] = bw.max / 1e9;
+  j["decode_bytes_per_token"] = decode_bytes;
   j["decode_bound_tps"] = bound;
   j["depth"] = o.depth;
   auto put = [&](const char* name, int64_t n, const std::vector<double>& v) {
@@ -116,8 +131,10 @@ int run_bench(BenchOptions o) {
   }
   fmt::print("model      {} ({}, {:.2f}B params, {:.2f}B active)\n", path, info.architecture,
              double(info.params_total) / 1e9, double(info.params_active) / 1e9);
-  fmt::print("machine    {} threads, {}, read bandwidth {:.1f} GB/s\n", o.threads, isa_name(active_isa()), bandwidth / 1e9);
-  fmt::print("decode     {:.3f} GB of weights per token → bound {:.2f} tokens/s\n", double(info.bytes_per_token) / 1e9, bound);
+  fmt::print("machine    {} threads, {}, read bandwidth {:.1f} GB/s (median of {}, {:.1f} … {:.1f})\n", o.threads,
+             isa_name(active_isa()), bandwidth / 1e9, bandwidths.size(), bw.min / 1e9, bw.max / 1e9);
+  fmt::print("decode     {:.3f} GB of weights + {:.3f} GB of cache per token → bound {:.2f} tokens/s\n",
+             double(info.bytes_per_token) / 1e9, (decode_bytes - double(info.bytes_per_token)) / 1e9, bound);
   fmt::print("{:<12} {:>12} {:>20} {:>10}\n", "test", "t/s median", "min … max", "of bound");
   if (!pp.empty()) {
     Stats s = stats(pp);
