@@ -468,11 +468,24 @@ def make_problem(kind, rng, heldout):
 TRAIN_MIX = {"add": 0.15, "sub": 0.17, "mul": 0.22, "compare": 0.12, "count": 0.11, "sort": 0.11, "word": 0.12}
 
 
-def training_stream(seed):
-    """Infinite deterministic stream of training problems."""
+def parse_mix(text):
+    """'sort=0.2,count=0.15' -> TRAIN_MIX with those kinds' weights replaced."""
+    mix = dict(TRAIN_MIX)
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        kind, _, w = item.partition("=")
+        if kind not in mix or not w:
+            raise ValueError("bad mix entry %r (kinds: %s)" % (item, ", ".join(KINDS)))
+        mix[kind] = float(w)
+    return mix
+
+
+def training_stream(seed, mix=None):
+    """Infinite deterministic stream of training problems, kinds drawn with the weights of `mix`
+    (default TRAIN_MIX)."""
     rng = random.Random(seed)
+    mix = mix or TRAIN_MIX
     kinds = list(TRAIN_MIX)
-    weights = [TRAIN_MIX[k] for k in kinds]
+    weights = [mix[k] for k in kinds]
     while True:
         kind = rng.choices(kinds, weights)[0]
         yield make_problem(kind, rng, heldout=False)

@@ -98,9 +98,9 @@ def encode_problem(tok, p, check=False):
     return prompt + comp, len(prompt)
 
 
-def chunk_batches(tok, seed, chunk, batch, per_chunk):
+def chunk_batches(tok, seed, chunk, batch, per_chunk, mix=None):
     """The batches of one data chunk: fresh problems, grouped by length, in a seeded order."""
-    stream = data.training_stream(seed * 1000003 + chunk)
+    stream = data.training_stream(seed * 1000003 + chunk, mix)
     items = [encode_problem(tok, next(stream), check=(chunk == 0)) for _ in range(batch * per_chunk)]
     items.sort(key=lambda x: len(x[0]))
     batches = [items[i:i + batch] for i in range(0, len(items), batch)]
@@ -177,7 +177,10 @@ def main():
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-n", type=int, default=35)
     ap.add_argument("--ckpt-every", type=int, default=50)
+    ap.add_argument("--mix", default="",
+                    help="task weights replacing data.TRAIN_MIX's, e.g. sort=0.22,count=0.14 (for a resumed stage)")
     args = ap.parse_args()
+    args.mix = data.parse_mix(args.mix) if args.mix else None
     os.makedirs(args.out, exist_ok=True)
     tok_path = os.path.join(args.out, "tokenizer.json")
     if not os.path.exists(tok_path):
@@ -228,7 +231,7 @@ def worker(rank, args):
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
-        say("resumed at step %d" % step)
+        say("resumed at step %d, args %s" % (step, vars(args)))
     else:
         say("start: params %d (active %d), vocab %d, args %s" % (total, active, tok.size, vars(args)))
 
@@ -242,7 +245,7 @@ def worker(rank, args):
     while step < args.steps:
         chunk = step // per_chunk
         if chunk != cached_chunk:
-            batches = chunk_batches(tok, args.seed, chunk, args.batch, per_chunk)
+            batches = chunk_batches(tok, args.seed, chunk, args.batch, per_chunk, args.mix)
             cached_chunk = chunk
         batch = batches[step % per_chunk]
         n_targets = sum(len(seq) - n_prompt for seq, n_prompt in batch)
