@@ -97,63 +97,60 @@ float dot_q4_0(const BlockQ4_0* w, const BlockA8* a, int64_t nb) {
 }
 
 // Q4_K (qh == nullptr) and Q5_K: element e of a super-block has q = 4 low bits from qs (+ the
-// fifth bit from qh), scale sc[e / 32], min m[e / 32]. The min term has its own lanes: lane l
-// takes sub-block l.
+// fifth bit from qh), scale sc[e / 32], min m[e / 32]. The block's two exact integer totals each
+// enter their own chain.
 void dot_k4_k5(const uint8_t* d_dmin_scales, const uint8_t* qs, const uint8_t* qh, const BlockQ8_K& a,
-               float (&acc)[kLanes], float (&macc)[kLanes]) {
+               float& acc, float& macc) {
   uint16_t d, dmin;
   std::memcpy(&d, d_dmin_scales, 2);
   std::memcpy(&dmin, d_dmin_scales + 2, 2);
   uint8_t sc[8], m[8];
   unpack_k_scales(d_dmin_scales + 4, sc, m);
-  int32_t s[kLanes] = {};
+  int32_t s = 0, mins = 0;
   for (int e = 0; e < kQK_K; ++e) {
     int c = e / 64, l = e % 32;
     bool high = (e / 32) % 2 == 1;
     int q = high ? (qs[32 * c + l] >> 4) : (qs[32 * c + l] & 15);
     if (qh != nullptr) q |= ((qh[l] >> (e / 32)) & 1) << 4;
-    s[l / 4] += int32_t(sc[e / 32]) * (q * int32_t(a.qs[e]));
+    s += int32_t(sc[e / 32]) * (q * int32_t(a.qs[e]));
   }
-  accumulate(acc, s, h2f(d) * a.d);
-  int32_t mins[kLanes];
-  for (int l = 0; l < kLanes; ++l) mins[l] = int32_t(m[l]) * (int32_t(a.bsums[2 * l]) + int32_t(a.bsums[2 * l + 1]));
-  accumulate(macc, mins, h2f(dmin) * a.d);
+  for (int j = 0; j < 8; ++j) mins += int32_t(m[j]) * (int32_t(a.bsums[2 * j]) + int32_t(a.bsums[2 * j + 1]));
+  acc = std::fma(float(s), h2f(d) * a.d, acc);
+  macc = std::fma(float(mins), h2f(dmin) * a.d, macc);
 }
 
 float dot_q4_k(const BlockQ4_K* w, const BlockQ8_K* a, int64_t nb) {
-  float acc[kLanes] = {}, macc[kLanes] = {};
+  float acc = 0.0f, macc = 0.0f;
   for (int64_t b = 0; b < nb; ++b)
     dot_k4_k5(reinterpret_cast<const uint8_t*>(&w[b]), w[b].qs, nullptr, a[b], acc, macc);
-  return reduce8(acc) - reduce8(macc);
+  return acc - macc;
 }
 
 float dot_q5_k(const BlockQ5_K* w, const BlockQ8_K* a, int64_t nb) {
-  float acc[kLanes] = {}, macc[kLanes] = {};
+  float acc = 0.0f, macc = 0.0f;
   for (int64_t b = 0; b < nb; ++b)
     dot_k4_k5(reinterpret_cast<const uint8_t*>(&w[b]), w[b].qs, w[b].qh, a[b], acc, macc);
-  return reduce8(acc) - reduce8(macc);
+  return acc - macc;
 }
 
 float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* a, int64_t nb) {
-  float acc[kLanes] = {};
+  float acc = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     const BlockQ6_K& x = w[b];
-    int32_t s[kLanes] = {};
+    int32_t s = 0;
     for (int e = 0; e < kQK_K; ++e) {
       int h = e / 128, k = (e % 128) / 32, l = e % 32;
       uint8_t lo = x.ql[64 * h + l + 32 * (k % 2)];
       int q = (k < 2 ? (lo & 15) : (lo >> 4)) | (((x.qh[32 * h + l] >> (2 * k)) & 3) << 4);
-      s[l / 4] += int32_t(x.scales[e / 16]) * (q * int32_t(a[b].qs[e]));
+      s += int32_t(x.scales[e / 16]) * (q * int32_t(a[b].qs[e]));
     }
-    // the -32 offset, from the activation block sums: lane l takes sub-blocks 2l and 2l+1
-    for (int l = 0; l < kLanes; ++l)
-      s[l] -= 32 * (int32_t(a[b].bsums[2 * l]) * x.scales[2 * l] +
-                    int32_t(a[b].bsums[2 * l + 1]) * x.scales[2 * l + 1]);
+    // the -32 offset, from the activation block sums
+    for (int j = 0; j < 16; ++j) s -= 32 * (int32_t(a[b].bsums[j]) * x.scales[j]);
     uint16_t d;
     std::memcpy(&d, &x.d, 2);
-    accumulate(acc, s, h2f(d) * a[b].d);
+    acc = std::fma(float(s), h2f(d) * a[b].d, acc);
   }
-  return reduce8(acc);
+  return acc;
 }
 
 }  // namespace

@@ -3,15 +3,20 @@
 //
 // A matmul on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weights first quantizes each activation row to
 // int8 in blocks that line up with the weight blocks (BlockA8 per 32 elements for Q8_0 and Q4_0,
-// BlockQ8_K per 256 for the k-quants). A dot product then sums integer products exactly in eight
-// int32 lanes: within each group of 32 consecutive elements, lane l takes elements 4l .. 4l+3
-// (what one 256-bit u8·s8 dot instruction produces). Once per weight block the lanes are
-// converted to f32 and multiplied into eight f32 lane accumulators with one fused multiply-add
-// each (scale = weight scale × activation scale, rounded once). Q8_0 / Q4_0 keep two accumulator
-// sets, even blocks in the first and odd ones in the second, added lane by lane at the end. Q4_K /
-// Q5_K put their min term in a second set whose lane l takes m_l · (bsums[2l] + bsums[2l+1]) with
-// scale dmin × d_act, and subtract its reduction at the end. A set of lanes reduces by the fixed
-// tree ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
+// BlockQ8_K per 256 for the k-quants).
+// Q8_0 / Q4_0: a dot product sums integer products exactly in eight int32 lanes: within each
+// group of 32 consecutive elements, lane l takes elements 4l .. 4l+3 (what one 256-bit u8·s8 dot
+// instruction produces). Once per weight block the lanes are converted to f32 and multiplied into
+// eight f32 lane accumulators with one fused multiply-add each (scale = weight scale × activation
+// scale, rounded once); even blocks go to a first accumulator set and odd ones to a second, added
+// lane by lane at the end, and the set reduces by the fixed tree
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
+// Q4_K / Q5_K / Q6_K: per super-block, the exact int32 total S = Σ_e sc(e) · q_e · a_e (Q6_K:
+// minus 32 · Σ_j sc_j · bsums[j] for its offset) is converted to f32 and enters one chain
+// acc = fma(S, d × d_act, acc) in block order; Q4_K / Q5_K also keep M = Σ_j m_j ·
+// (bsums[2j] + bsums[2j+1]) in a chain macc = fma(M, dmin × d_act, macc) and return acc - macc.
+// Integer totals make the order of the products free, so a kernel may sum them per row (decode)
+// or per output column across many rows (prefill) and still give the same bits.
 // Scalar, AVX2 and AVX-512 follow exactly this, so they agree bit for bit.
 #pragma once
 

@@ -45,6 +45,13 @@ R1_SIMD_INLINE float reduce8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
 }
 
+// {Σ a, Σ b, ...}: the exact totals of two sets of eight int32 lanes in lanes 0 and 1.
+R1_SIMD_INLINE __m128i hsum_pair(__m256i a, __m256i b) {
+  __m256i h = _mm256_hadd_epi32(a, b);  // a01 a23 b01 b23 | a45 a67 b45 b67
+  h = _mm256_hadd_epi32(h, h);          // a0123 b0123 .. | a4567 b4567 ..
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
 // Software prefetch of the weight stream kQAhead bytes ahead of the block being decoded (rows are
 // contiguous, so near a row's end this fetches the start of the next row).
 constexpr int64_t kQAhead = 4096;
@@ -127,10 +134,10 @@ void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, flo
   constexpr int64_t kBytes = kHigh ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   constexpr int64_t kQsOffset = kHigh ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
   const BlockQ8_K* a[NT];
-  __m256 acc[NT], macc[NT];
+  __m128 acc[NT];  // lane 0: the S chain, lane 1: the M chain
   for (int t = 0; t < NT; ++t) {
     a[t] = reinterpret_cast<const BlockQ8_K*>(arows[t]);
-    acc[t] = macc[t] = _mm256_setzero_ps();
+    acc[t] = _mm_setzero_ps();
   }
   const __m256i m4 = _mm256_set1_epi8(15), bit4 = _mm256_set1_epi8(16);
   const __m256i ctl[8] = {bcast_ctl(0, 0), bcast_ctl(1, 1), bcast_ctl(2, 2), bcast_ctl(3, 3),
@@ -168,22 +175,21 @@ void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, flo
     for (int t = 0; t < NT; ++t) {
       // lane l of the mins: m_l * (bsums[2l] + bsums[2l+1])
       const __m256i mins = _mm256_madd_epi16(loadu256(a[t][b].bsums), m16);
-      const __m256i sum = _mm256_add_epi32(s[t][0], s[t][1]);
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * a[t][b].d), acc[t]);
-      macc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin * a[t][b].d), macc[t]);
+      const __m128i sm = hsum_pair(_mm256_add_epi32(s[t][0], s[t][1]), mins);
+      acc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(sm), _mm_setr_ps(d * a[t][b].d, dmin * a[t][b].d, 0.0f, 0.0f), acc[t]);
     }
   }
-  for (int t = 0; t < NT; ++t) out[t] = reduce8(acc[t]) - reduce8(macc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = _mm_cvtss_f32(acc[t]) - _mm_cvtss_f32(_mm_movehdup_ps(acc[t]));
 }
 
 template <int NT>
 void dot_q6_k(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out) {
   const auto* w = reinterpret_cast<const BlockQ6_K*>(wrow);
   const BlockQ8_K* a[NT];
-  __m256 acc[NT];
+  __m128 acc[NT];  // lane 0: the S chain
   for (int t = 0; t < NT; ++t) {
     a[t] = reinterpret_cast<const BlockQ8_K*>(arows[t]);
-    acc[t] = _mm256_setzero_ps();
+    acc[t] = _mm_setzero_ps();
   }
   const __m256i m4 = _mm256_set1_epi8(15), m48 = _mm256_set1_epi8(48);
   // group k of a half uses sub-blocks 2k (low 128 bits) and 2k+1 (high) of that half's 8 scales
@@ -218,10 +224,10 @@ void dot_q6_k(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, floa
       // the -32 offset: lane l takes sub-blocks 2l and 2l+1
       const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(loadu256(a[t][b].bsums), sc16), 5);
       const __m256i sum = _mm256_sub_epi32(_mm256_add_epi32(s[t][0], s[t][1]), corr);
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * a[t][b].d), acc[t]);
+      acc[t] = _mm_fmadd_ss(_mm_cvtepi32_ps(hsum_pair(sum, sum)), _mm_set_ss(d * a[t][b].d), acc[t]);
     }
   }
-  for (int t = 0; t < NT; ++t) out[t] = reduce8(acc[t]);
+  for (int t = 0; t < NT; ++t) out[t] = _mm_cvtss_f32(acc[t]);
 }
 
 // One activation block of n (a multiple of 32) elements, as quantize_act_row in quant.cpp: the
@@ -282,6 +288,196 @@ void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexc
   }
 }
 
+// ---- prefill on k-quants: weight panels of 16 output columns against many activation rows ----
+// A panel holds, per super-block, the codes of 16 weight rows unpacked to bytes and interleaved
+// so that one 64-byte vector is elements 4g .. 4g+3 of every row (one int32 lane per output
+// column), beside the rows' sub-block scales, mins and d. Each activation row's 4 bytes are
+// broadcast against it, so one u8·s8 dot adds 4 products to all 16 outputs; sub-block sums are
+// scaled in int32 and every total is exact, which is why the bits equal quant.h's per-row chains.
+
+constexpr int kKPanelCols = 16;
+
+struct KPanelBlock {
+  uint8_t codes[kQK_K / 4][4 * kKPanelCols];  // [group g][4 * column + i] = q of element 4g + i
+  int32_t sc[16][kKPanelCols];                // [sub-block][column] (Q4_K / Q5_K: 8 sub-blocks of 32)
+  int32_t mp[8][kKPanelCols];                 // int16 pairs: Q4/5 (m_j, m_j), Q6 (sc_2p, sc_2p+1)
+  float d[kKPanelCols], dmin[kKPanelCols];
+};
+
+// 16 int32 lanes: one __m512i, or two __m256i on AVX2 (the same lane order).
+#if defined(__AVX512F__)
+struct I16 {
+  __m512i v;
+};
+R1_SIMD_INLINE I16 izero() { return {_mm512_setzero_si512()}; }
+R1_SIMD_INLINE I16 iload(const void* p) { return {_mm512_loadu_si512(p)}; }
+R1_SIMD_INLINE I16 ibcast(const void* p) {
+  int32_t x;
+  std::memcpy(&x, p, 4);
+  return {_mm512_set1_epi32(x)};
+}
+R1_SIMD_INLINE I16 idot_u8s8(I16 acc, I16 u, I16 s) { return {_mm512_dpbusd_epi32(acc.v, u.v, s.v)}; }
+R1_SIMD_INLINE I16 idot_s16(I16 acc, I16 a, I16 b) { return {_mm512_dpwssd_epi32(acc.v, a.v, b.v)}; }
+R1_SIMD_INLINE I16 iadd_mul(I16 acc, I16 a, I16 b) { return {_mm512_add_epi32(acc.v, _mm512_mullo_epi32(a.v, b.v))}; }
+R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, _mm512_slli_epi32(b.v, 5))}; }
+R1_SIMD_INLINE V16 itof(I16 a) { return {_mm512_cvtepi32_ps(a.v)}; }
+constexpr int kKPanelRows = 4;
+#else
+struct I16 {
+  __m256i lo, hi;
+};
+R1_SIMD_INLINE I16 izero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
+R1_SIMD_INLINE I16 iload(const void* p) {
+  return {loadu256(p), loadu256(static_cast<const uint8_t*>(p) + 32)};
+}
+R1_SIMD_INLINE I16 ibcast(const void* p) {
+  int32_t x;
+  std::memcpy(&x, p, 4);
+  const __m256i v = _mm256_set1_epi32(x);
+  return {v, v};
+}
+R1_SIMD_INLINE I16 idot_u8s8(I16 acc, I16 u, I16 s) {
+  return {dot_u8s8(acc.lo, u.lo, s.lo), dot_u8s8(acc.hi, u.hi, s.hi)};
+}
+R1_SIMD_INLINE I16 idot_s16(I16 acc, I16 a, I16 b) { return {dot_s16(acc.lo, a.lo, b.lo), dot_s16(acc.hi, a.hi, b.hi)}; }
+R1_SIMD_INLINE I16 iadd_mul(I16 acc, I16 a, I16 b) {
+  return {_mm256_add_epi32(acc.lo, _mm256_mullo_epi32(a.lo, b.lo)), _mm256_add_epi32(acc.hi, _mm256_mullo_epi32(a.hi, b.hi))};
+}
+R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) {
+  return {_mm256_sub_epi32(a.lo, _mm256_slli_epi32(b.lo, 5)), _mm256_sub_epi32(a.hi, _mm256_slli_epi32(b.hi, 5))};
+}
+R1_SIMD_INLINE V16 itof(I16 a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
+constexpr int kKPanelRows = 2;
+#endif
+
+// The 256 codes of one super-block in element order (as quant.cpp's reference reads them), with
+// the bit manipulations of the dot kernels above.
+void unpack_codes(DType t, const uint8_t* blk, uint8_t* q) {
+  const __m256i m4 = _mm256_set1_epi8(15);
+  auto put = [q](int e, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + e), v); };
+  if (t == DType::kQ6_K) {
+    const auto& x = *reinterpret_cast<const BlockQ6_K*>(blk);
+    const __m256i m48 = _mm256_set1_epi8(48);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = loadu256(x.ql + 64 * h), l1 = loadu256(x.ql + 64 * h + 32), qh = loadu256(x.qh + 32 * h);
+      put(128 * h, _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m48)));
+      put(128 * h + 32, _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m48)));
+      put(128 * h + 64, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m48)));
+      put(128 * h + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), m48)));
+    }
+    return;
+  }
+  const bool k5 = t == DType::kQ5_K;
+  const uint8_t* qs = blk + (k5 ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs));
+  __m256i qh = k5 ? loadu256(blk + offsetof(BlockQ5_K, qh)) : _mm256_setzero_si256();
+  const __m256i bit4 = _mm256_set1_epi8(16);
+  for (int c = 0; c < 4; ++c) {
+    const __m256i v = loadu256(qs + 32 * c);
+    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    if (k5) {
+      lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4));
+      hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
+      qh = _mm256_srli_epi16(qh, 2);
+    }
+    put(64 * c, lo);
+    put(64 * c + 32, hi);
+  }
+}
+
+// Panel of weight rows [o0, o0 + n) (n <= 16; missing columns are zero) for nb super-blocks.
+void pack_k_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, KPanelBlock* panel) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t rb = w.row_bytes(), bb = rb / nb;
+  const bool q6 = w.dtype == DType::kQ6_K;
+  if (n < kKPanelCols) std::memset(static_cast<void*>(panel), 0, size_t(nb) * sizeof(KPanelBlock));
+  alignas(64) uint8_t q[kQK_K];
+  for (int64_t c = 0; c < n; ++c) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = base + (o0 + c) * rb + b * bb;
+      KPanelBlock& p = panel[b];
+      unpack_codes(w.dtype, blk, q);
+      for (int g = 0; g < kQK_K / 4; ++g) std::memcpy(&p.codes[g][4 * c], q + 4 * g, 4);
+      if (q6) {
+        const auto& x = *reinterpret_cast<const BlockQ6_K*>(blk);
+        for (int j = 0; j < 16; ++j) p.sc[j][c] = x.scales[j];
+        for (int j = 0; j < 8; ++j)
+          p.mp[j][c] = int32_t(uint32_t(uint16_t(x.scales[2 * j])) | uint32_t(uint16_t(x.scales[2 * j + 1])) << 16);
+        p.d[c] = half_at(&x.d);
+      } else {
+        alignas(16) uint8_t scm[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(scm), unpack_k_scales16(blk + 4));
+        for (int j = 0; j < 8; ++j) {
+          p.sc[j][c] = scm[j];
+          p.mp[j][c] = int32_t(uint32_t(scm[8 + j]) | uint32_t(scm[8 + j]) << 16);
+        }
+        p.d[c] = half_at(blk);
+        p.dmin[c] = half_at(blk + 2);
+      }
+    }
+  }
+}
+
+// out[r][c] for MR activation rows against one panel: the quant.h chains, 16 columns at a time.
+template <int MR, bool kQ6>
+R1_SIMD_INLINE void k_panel_rows(const KPanelBlock* panel, int64_t nb, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
+  constexpr int kSub = kQ6 ? 16 : 8, kGroups = kQK_K / 4 / kSub;
+  V16 acc[MR], macc[MR];
+  for (int r = 0; r < MR; ++r) acc[r] = macc[r] = zero();
+  for (int64_t b = 0; b < nb; ++b) {
+    const KPanelBlock& p = panel[b];
+    I16 s[MR], m[MR];
+    for (int r = 0; r < MR; ++r) s[r] = m[r] = izero();
+    for (int j = 0; j < kSub; ++j) {
+      I16 t[MR];
+      for (int r = 0; r < MR; ++r) t[r] = izero();
+      R1_UNROLL for (int gi = 0; gi < kGroups; ++gi) {
+        const int g = j * kGroups + gi;
+        const I16 w = iload(p.codes[g]);
+        R1_UNROLL for (int r = 0; r < MR; ++r) t[r] = idot_u8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
+      }
+      const I16 sc = iload(p.sc[j]);
+      for (int r = 0; r < MR; ++r) s[r] = iadd_mul(s[r], t[r], sc);
+    }
+    for (int j = 0; j < 8; ++j) {
+      const I16 mp = iload(p.mp[j]);
+      for (int r = 0; r < MR; ++r) m[r] = idot_s16(m[r], mp, ibcast(a[r][b].bsums + 2 * j));
+    }
+    const V16 d = load(p.d);
+    for (int r = 0; r < MR; ++r) {
+      const V16 ad = set1(a[r][b].d);
+      if constexpr (kQ6) {
+        acc[r] = fma(itof(isub_shl5(s[r], m[r])), mul(d, ad), acc[r]);
+      } else {
+        acc[r] = fma(itof(s[r]), mul(d, ad), acc[r]);
+        macc[r] = fma(itof(m[r]), mul(load(p.dmin), ad), macc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) store(out[r], kQ6 ? acc[r] : sub(acc[r], macc[r]));
+}
+
+template <bool kQ6>
+void k_panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
+                  int64_t o_begin, int64_t o_end) {
+  const int64_t nb = w.cols / kQK_K;
+  auto* panel = reinterpret_cast<KPanelBlock*>(thread_scratch(size_t(nb) * sizeof(KPanelBlock) / sizeof(float)));
+  for (int64_t o0 = o_begin; o0 < o_end; o0 += kKPanelCols) {
+    const int64_t n = min_of<int64_t>(kKPanelCols, o_end - o0);
+    pack_k_panel(w, o0, n, nb, panel);
+    auto rows = [&]<int MR>(int64_t t) {
+      const BlockQ8_K* a[MR];
+      for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const BlockQ8_K*>(xq + (t + r) * xq_row_bytes);
+      alignas(64) float out[MR][kKPanelCols];
+      k_panel_rows<MR, kQ6>(panel, nb, a, out);
+      for (int r = 0; r < MR; ++r) std::memcpy(yrow(y, t + r) + o0, out[r], sizeof(float) * size_t(n));
+    };
+    int64_t t = 0;
+    for (; t + kKPanelRows <= T; t += kKPanelRows) rows.template operator()<kKPanelRows>(t);
+    for (; t < T; ++t) rows.template operator()<1>(t);
+  }
+}
+
 using QDot = void (*)(const uint8_t*, const uint8_t* const*, int64_t, float*);
 
 template <int NT>
@@ -300,8 +496,16 @@ QDot qdot_for(DType t) {
 constexpr int64_t kQTile = 4;
 constexpr int kQRows = 4;
 
+// From this many activation rows, k-quant weights go through panels (packing a panel costs
+// about as much as a few rows of dot products).
+constexpr int64_t kKPanelMinT = 32;
+
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {
+  if (T >= kKPanelMinT && act_block_elems(w.dtype) == kQK_K) {
+    if (w.dtype == DType::kQ6_K) return k_panel_gemm<true>(xq, xq_row_bytes, T, w, y, o_begin, o_end);
+    return k_panel_gemm<false>(xq, xq_row_bytes, T, w, y, o_begin, o_end);
+  }
   const QDot dot1 = qdot_for<1>(w.dtype), dotn = qdot_for<kQRows>(w.dtype);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes(), nb = w.cols / act_block_elems(w.dtype);

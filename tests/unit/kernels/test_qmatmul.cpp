@@ -138,7 +138,7 @@ TEST(QMatmul, EveryIsaMatchesScalarBitwise) {
       for (int64_t blocks : {1, 5, 12}) {
         const int64_t k = cols_for(d, blocks), o = 37;
         QWeight w = make_qweight(d, o, k, rng, raw);
-        for (int64_t t : {1, 3, 17}) {
+        for (int64_t t : {1, 3, 17, 35}) {
           auto x = make_acts(t, k, k + 3, rng);
           std::vector<float> want;
           {
@@ -159,7 +159,7 @@ TEST(QMatmul, EveryIsaMatchesScalarBitwise) {
 }
 
 // The integer sums are exact, so the scalar result is the exact dot product of the dequantized
-// weights and activations up to f32 rounding: one rounding per block and lane, the scale
+// weights and activations up to f32 rounding: one rounding per block (and lane), the scale
 // products and the final sums, each at most 2^-24 of the magnitudes summed (the dequantized
 // reference weights carry a rounding of their own of the same size).
 TEST(QMatmul, ScalarEqualsDotOfDequantizedValues) {
