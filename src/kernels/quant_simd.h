@@ -127,6 +127,111 @@ R1_SIMD_INLINE __m128i unpack_k_scales16(const uint8_t* p) {
   return _mm_or_si128(lo, hi);  // words: sc0..3, sc4..7, m0..3, m4..7
 }
 
+#if defined(__AVX512BW__)
+// The k-quant dot products on 512-bit vectors: one vector is a 64-element chunk, its two halves
+// two (Q4_K / Q5_K) or four (Q6_K) sub-blocks, each half or quarter multiplied by its own scale
+// (variable per-16-bit shifts place the nibbles and high bits of both halves at once).
+R1_SIMD_INLINE __m512i halves_epi16(int lo, int hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(int16_t(lo))), _mm256_set1_epi16(int16_t(hi)), 1);
+}
+R1_SIMD_INLINE __m512i quarters_epi16(int q0, int q1, int q2, int q3) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16(int16_t(q1)), _mm_set1_epi16(int16_t(q0)))),
+                            _mm256_set_m128i(_mm_set1_epi16(int16_t(q3)), _mm_set1_epi16(int16_t(q2))), 1);
+}
+R1_SIMD_INLINE __m512i bcast256(const void* p) { return _mm512_broadcast_i64x4(loadu256(p)); }
+R1_SIMD_INLINE __m256i fold512(__m512i v) {
+  return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+template <int NT, bool kHigh>
+void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out) {
+  constexpr int64_t kBytes = kHigh ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  constexpr int64_t kQsOffset = kHigh ? offsetof(BlockQ5_K, qs) : offsetof(BlockQ4_K, qs);
+  const BlockQ8_K* a[NT];
+  __m128 acc[NT];  // lane 0: the S chain, lane 1: the M chain
+  for (int t = 0; t < NT; ++t) {
+    a[t] = reinterpret_cast<const BlockQ8_K*>(arows[t]);
+    acc[t] = _mm_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(15), ones = _mm512_set1_epi8(1), nib = halves_epi16(0, 4);
+  const __m512i idx[4] = {halves_epi16(0, 1), halves_epi16(2, 3), halves_epi16(4, 5), halves_epi16(6, 7)};
+  const __m512i hbit[4] = {halves_epi16(0, 1), halves_epi16(2, 3), halves_epi16(4, 5), halves_epi16(6, 7)};
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = wrow + b * kBytes;
+    prefetch_ahead(blk, kBytes);
+    const uint8_t* qs = blk + kQsOffset;
+    const __m128i scm = unpack_k_scales16(blk + 4);  // sc0..sc7, m0..m7
+    const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(scm));
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));  // m0 m0 m1 m1 ..
+    const float d = half_at(blk), dmin = half_at(blk + 2);
+    __m512i qh;
+    if constexpr (kHigh) qh = bcast256(blk + offsetof(BlockQ5_K, qh));
+    __m512i s[NT];
+    for (int t = 0; t < NT; ++t) s[t] = _mm512_setzero_si512();
+    for (int c = 0; c < 4; ++c) {
+      // low nibbles are sub-block 2c (lower half), high nibbles 2c+1 (upper half)
+      __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bcast256(qs + 32 * c), nib), m4);
+      if constexpr (kHigh)  // bit 2c (lower half) or 2c+1 (upper) of each qh byte, as bit 4
+        q = _mm512_or_si512(q, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, hbit[c]), ones), 4));
+      const __m512i scale = _mm512_permutexvar_epi16(idx[c], sc16);
+      for (int t = 0; t < NT; ++t)
+        s[t] = _mm512_dpwssd_epi32(s[t], _mm512_maddubs_epi16(q, _mm512_loadu_si512(a[t][b].qs + 64 * c)), scale);
+    }
+    for (int t = 0; t < NT; ++t) {
+      // lane l of the mins: m_l * (bsums[2l] + bsums[2l+1])
+      const __m256i mins = _mm256_madd_epi16(loadu256(a[t][b].bsums), m16);
+      const __m128i sm = hsum_pair(fold512(s[t]), mins);
+      acc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(sm), _mm_setr_ps(d * a[t][b].d, dmin * a[t][b].d, 0.0f, 0.0f), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = _mm_cvtss_f32(acc[t]) - _mm_cvtss_f32(_mm_movehdup_ps(acc[t]));
+}
+
+template <int NT>
+void dot_q6_k(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out) {
+  const auto* w = reinterpret_cast<const BlockQ6_K*>(wrow);
+  const BlockQ8_K* a[NT];
+  __m128 acc[NT];  // lane 0: the S chain
+  for (int t = 0; t < NT; ++t) {
+    a[t] = reinterpret_cast<const BlockQ8_K*>(arows[t]);
+    acc[t] = _mm_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(15), m48 = _mm512_set1_epi8(48);
+  const __m512i up01 = halves_epi16(4, 2), dn23 = halves_epi16(0, 2);
+  // sub-blocks of 16: quarter k of the vector for elements 128h + 64p + 16k is sub-block 8h + 4p + k
+  const __m512i idx[4] = {quarters_epi16(0, 1, 2, 3), quarters_epi16(4, 5, 6, 7), quarters_epi16(8, 9, 10, 11),
+                          quarters_epi16(12, 13, 14, 15)};
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockQ6_K& x = w[b];
+    prefetch_ahead(reinterpret_cast<const uint8_t*>(&x), sizeof(BlockQ6_K));
+    const __m256i sc16y = _mm256_cvtepi8_epi16(loadu128(x.scales));
+    const __m512i sc16 = _mm512_castsi256_si512(sc16y);
+    const float d = half_at(&x.d);
+    __m512i s[NT];
+    for (int t = 0; t < NT; ++t) s[t] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(x.ql + 64 * h), qh = bcast256(x.qh + 32 * h);
+      // elements 128h + 0..63: low nibbles of ql with qh bits 0-1 (lower half) / 2-3 (upper)
+      const __m512i q01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, up01), m48));
+      // elements 128h + 64..127: high nibbles with qh bits 4-5 / 6-7
+      const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                          _mm512_and_si512(_mm512_srlv_epi16(qh, dn23), m48));
+      const __m512i s01 = _mm512_permutexvar_epi16(idx[2 * h], sc16), s23 = _mm512_permutexvar_epi16(idx[2 * h + 1], sc16);
+      for (int t = 0; t < NT; ++t) {
+        s[t] = _mm512_dpwssd_epi32(s[t], _mm512_maddubs_epi16(q01, _mm512_loadu_si512(a[t][b].qs + 128 * h)), s01);
+        s[t] = _mm512_dpwssd_epi32(s[t], _mm512_maddubs_epi16(q23, _mm512_loadu_si512(a[t][b].qs + 128 * h + 64)), s23);
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      // the -32 offset: lane l takes sub-blocks 2l and 2l+1
+      const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(loadu256(a[t][b].bsums), sc16y), 5);
+      const __m256i sum = _mm256_sub_epi32(fold512(s[t]), corr);
+      acc[t] = _mm_fmadd_ss(_mm_cvtepi32_ps(hsum_pair(sum, sum)), _mm_set_ss(d * a[t][b].d), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = _mm_cvtss_f32(acc[t]);
+}
+#else
 // Q4_K and Q5_K (kHigh): per 64-element chunk c, low nibbles are sub-block 2c, high nibbles 2c+1.
 // The integer lanes of a block are summed in any order (exact); per row as quant.h specifies.
 template <int NT, bool kHigh>
@@ -229,6 +334,8 @@ void dot_q6_k(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, floa
   }
   for (int t = 0; t < NT; ++t) out[t] = _mm_cvtss_f32(acc[t]);
 }
+
+#endif  // __AVX512BW__
 
 // One activation block of n (a multiple of 32) elements, as quantize_act_row in quant.cpp: the
 // same max, division, product and round-half-even, so the same bytes.
