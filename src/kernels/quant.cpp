@@ -25,11 +25,6 @@ float reduce8(const float (&a)[kLanes]) {
   return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
-// acc[l] += float(lanes[l]) * scale, one rounding per lane.
-void accumulate(float (&acc)[kLanes], const int32_t (&lanes)[kLanes], float scale) {
-  for (int l = 0; l < kLanes; ++l) acc[l] = std::fma(float(lanes[l]), scale, acc[l]);
-}
-
 // One activation block of n elements: returns d and writes qs.
 float quantize_block(const float* x, int n, int8_t* qs) {
   float amax = 0.0f;
@@ -66,34 +61,27 @@ void unpack_k_scales(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
   }
 }
 
-// Even blocks accumulate into acc[0], odd ones into acc[1]; the two are added lane by lane.
-float reduce_pair(const float (&acc)[2][kLanes]) {
-  float sum[kLanes];
-  for (int l = 0; l < kLanes; ++l) sum[l] = acc[0][l] + acc[1][l];
-  return reduce8(sum);
-}
-
 float dot_q8_0(const BlockQ8_0* w, const BlockA8* a, int64_t nb) {
-  float acc[2][kLanes] = {};
+  float acc[kLanes] = {};
   for (int64_t b = 0; b < nb; ++b) {
-    int32_t s[kLanes] = {};
-    for (int i = 0; i < kQK8_0; ++i) s[i / 4] += int32_t(w[b].qs[i]) * int32_t(a[b].qs[i]);
-    accumulate(acc[b % 2], s, h2f(w[b].d) * a[b].d);
+    int32_t s = 0;
+    for (int i = 0; i < kQK8_0; ++i) s += int32_t(w[b].qs[i]) * int32_t(a[b].qs[i]);
+    acc[b % kLanes] = std::fma(float(s), h2f(w[b].d) * a[b].d, acc[b % kLanes]);
   }
-  return reduce_pair(acc);
+  return reduce8(acc);
 }
 
 float dot_q4_0(const BlockQ4_0* w, const BlockA8* a, int64_t nb) {
-  float acc[2][kLanes] = {};
+  float acc[kLanes] = {};
   for (int64_t b = 0; b < nb; ++b) {
-    int32_t s[kLanes] = {};
+    int32_t s = 0;
     for (int i = 0; i < kQK4_0; ++i) {
       int q = i < 16 ? (w[b].qs[i] & 15) : (w[b].qs[i - 16] >> 4);
-      s[i / 4] += (q - 8) * int32_t(a[b].qs[i]);
+      s += (q - 8) * int32_t(a[b].qs[i]);
     }
-    accumulate(acc[b % 2], s, h2f(w[b].d) * a[b].d);
+    acc[b % kLanes] = std::fma(float(s), h2f(w[b].d) * a[b].d, acc[b % kLanes]);
   }
-  return reduce_pair(acc);
+  return reduce8(acc);
 }
 
 // Q4_K (qh == nullptr) and Q5_K: element e of a super-block has q = 4 low bits from qs (+ the
@@ -170,7 +158,11 @@ int64_t act_row_bytes(DType w, int64_t cols) {
 void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexcept {
   if (act_block_elems(w) == kQK8_0) {
     auto* b = reinterpret_cast<BlockA8*>(out);
-    for (int64_t i = 0; i < cols / kQK8_0; ++i) b[i].d = quantize_block(x + i * kQK8_0, kQK8_0, b[i].qs);
+    for (int64_t i = 0; i < cols / kQK8_0; ++i) {
+      b[i].d = quantize_block(x + i * kQK8_0, kQK8_0, b[i].qs);
+      b[i].sum = 0;
+      for (int k = 0; k < kQK8_0; ++k) b[i].sum += b[i].qs[k];
+    }
     return;
   }
   auto* b = reinterpret_cast<BlockQ8_K*>(out);

@@ -4,12 +4,9 @@
 // A matmul on Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weights first quantizes each activation row to
 // int8 in blocks that line up with the weight blocks (BlockA8 per 32 elements for Q8_0 and Q4_0,
 // BlockQ8_K per 256 for the k-quants).
-// Q8_0 / Q4_0: a dot product sums integer products exactly in eight int32 lanes: within each
-// group of 32 consecutive elements, lane l takes elements 4l .. 4l+3 (what one 256-bit u8·s8 dot
-// instruction produces). Once per weight block the lanes are converted to f32 and multiplied into
-// eight f32 lane accumulators with one fused multiply-add each (scale = weight scale × activation
-// scale, rounded once); even blocks go to a first accumulator set and odd ones to a second, added
-// lane by lane at the end, and the set reduces by the fixed tree
+// Q8_0 / Q4_0: per block, the exact int32 total S = Σ q_i · a_i (Q4_0: q_i - 8) is converted to
+// f32 and enters chain b mod 8 of eight: acc[b % 8] = fma(S, d × d_act, acc[b % 8]) (the scale
+// product rounded once), and the chains reduce by the fixed tree
 // ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
 // Q4_K / Q5_K / Q6_K: per super-block, the exact int32 total S = Σ_e sc(e) · q_e · a_e (Q6_K:
 // minus 32 · Σ_j sc_j · bsums[j] for its offset) is converted to f32 and enters one chain
@@ -27,12 +24,14 @@
 
 namespace r1::kernels {
 
-// Activations for Q8_0 / Q4_0 weights: x[i] ≈ d * qs[i] with |qs[i]| <= 127.
+// Activations for Q8_0 / Q4_0 weights: x[i] ≈ d * qs[i] with |qs[i]| <= 127; sum = Σ qs[i] (for
+// kernels that offset the weight codes to unsigned bytes).
 struct BlockA8 {
   float d;
   int8_t qs[kQK8_0];
+  int32_t sum;
 };
-static_assert(sizeof(BlockA8) == 36);
+static_assert(sizeof(BlockA8) == 40);
 // The k-quants use BlockQ8_K (core/quant_blocks.h) under the same rule, with bsums[j] the sum of
 // qs[16j .. 16j+15].
 

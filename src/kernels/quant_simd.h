@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -63,33 +64,54 @@ R1_SIMD_INLINE void prefetch_ahead(const uint8_t* p, int64_t bytes) {
 // each weight block is decoded once and used NT times (prefill), and each row's arithmetic is
 // the same whatever NT is, so a result does not depend on the batch.
 
-// Q8_0 / Q4_0: even blocks accumulate into acc0, odd ones into acc1 (two short chains).
+// Q8_0 / Q4_0: block b's exact total enters chain b % 8, so eight blocks' totals are reduced
+// into one vector (lane i = block 8g + i) and join the chains with one multiply-add.
+R1_SIMD_INLINE __m256i hsum8x8(const __m256i (&s)[8]) {
+  const __m256i h01 = _mm256_hadd_epi32(s[0], s[1]), h23 = _mm256_hadd_epi32(s[2], s[3]);
+  const __m256i h45 = _mm256_hadd_epi32(s[4], s[5]), h67 = _mm256_hadd_epi32(s[6], s[7]);
+  const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20), _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
 template <int NT, typename Block, typename Codes>
 R1_SIMD_INLINE void dot_32(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, float* out, Codes codes) {
   const auto* w = reinterpret_cast<const Block*>(wrow);
   const BlockA8* a[NT];
-  __m256 acc0[NT], acc1[NT];
+  __m256 acc[NT];
   for (int t = 0; t < NT; ++t) {
     a[t] = reinterpret_cast<const BlockA8*>(arows[t]);
-    acc0[t] = acc1[t] = _mm256_setzero_ps();
+    acc[t] = _mm256_setzero_ps();
   }
-  auto term = [&](int64_t b, __m256 (&acc)[NT]) {
-    const __m256i q = codes(w[b]);
-    const __m256i aq = _mm256_abs_epi8(q);
-    const float dw = half_at(&w[b].d);
-    for (int t = 0; t < NT; ++t) {
-      __m256i s = dot_u8s8(_mm256_setzero_si256(), aq, _mm256_sign_epi8(loadu256(a[t][b].qs), q));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw * a[t][b].d), acc[t]);
-    }
+  // the 8 int32 lanes of block b against row t (|w| · sign-adjusted activations)
+  auto lanes = [&](int64_t b, int t, __m256i q) {
+    return dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(loadu256(a[t][b].qs), q));
   };
   int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    prefetch_ahead(reinterpret_cast<const uint8_t*>(w + b), 2 * sizeof(Block));
-    term(b, acc0);
-    term(b + 1, acc1);
+  for (; b + 8 <= nb; b += 8) {
+    prefetch_ahead(reinterpret_cast<const uint8_t*>(w + b), 8 * sizeof(Block));
+    __m256i s[NT][8];
+    alignas(16) uint16_t dh[8];
+    for (int i = 0; i < 8; ++i) {
+      const __m256i q = codes(w[b + i]);
+      std::memcpy(&dh[i], &w[b + i].d, 2);
+      for (int t = 0; t < NT; ++t) s[t][i] = lanes(b + i, t, q);
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh)));
+    for (int t = 0; t < NT; ++t) {
+      alignas(32) float da[8];
+      for (int i = 0; i < 8; ++i) da[i] = a[t][b + i].d;
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8x8(s[t])), _mm256_mul_ps(dw, _mm256_load_ps(da)), acc[t]);
+    }
   }
-  if (b < nb) term(b, acc0);
-  for (int t = 0; t < NT; ++t) out[t] = reduce8(_mm256_add_ps(acc0[t], acc1[t]));
+  for (int t = 0; t < NT; ++t) {
+    alignas(32) float chain[8];
+    _mm256_store_ps(chain, acc[t]);
+    for (int64_t i = b; i < nb; ++i) {
+      const int32_t total = _mm_cvtsi128_si32(hsum_pair(lanes(i, t, codes(w[i])), _mm256_setzero_si256()));
+      chain[i - b] = std::fma(float(total), half_at(&w[i].d) * a[t][i].d, chain[i - b]);
+    }
+    out[t] = reduce8(_mm256_load_ps(chain));
+  }
 }
 
 template <int NT>
@@ -377,7 +399,11 @@ R1_SIMD_INLINE float quantize_block(const float* x, int n, int8_t* qs) {
 void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexcept {
   if (act_block_elems(w) == kQK8_0) {
     auto* b = reinterpret_cast<BlockA8*>(out);
-    for (int64_t i = 0; i < cols / kQK8_0; ++i) b[i].d = quantize_block(x + i * kQK8_0, kQK8_0, b[i].qs);
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < cols / kQK8_0; ++i) {
+      b[i].d = quantize_block(x + i * kQK8_0, kQK8_0, b[i].qs);
+      b[i].sum = _mm_cvtsi128_si32(hsum_pair(dot_u8s8(_mm256_setzero_si256(), ones8, loadu256(b[i].qs)), _mm256_setzero_si256()));
+    }
     return;
   }
   auto* b = reinterpret_cast<BlockQ8_K*>(out);
@@ -396,7 +422,7 @@ void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexc
 }
 
 // ---- prefill on k-quants: weight panels of 16 output columns against many activation rows ----
-// A panel holds, per super-block, the codes of 16 weight rows unpacked to bytes and interleaved
+// A panel holds, per weight block, the codes of 16 weight rows unpacked to bytes and interleaved
 // so that one 64-byte vector is elements 4g .. 4g+3 of every row (one int32 lane per output
 // column), beside the rows' sub-block scales, mins and d. Each activation row's 4 bytes are
 // broadcast against it, so one u8·s8 dot adds 4 products to all 16 outputs; sub-block sums are
@@ -427,6 +453,15 @@ R1_SIMD_INLINE I16 idot_u8s8(I16 acc, I16 u, I16 s) { return {_mm512_dpbusd_epi3
 R1_SIMD_INLINE I16 idot_s16(I16 acc, I16 a, I16 b) { return {_mm512_dpwssd_epi32(acc.v, a.v, b.v)}; }
 R1_SIMD_INLINE I16 iadd_mul(I16 acc, I16 a, I16 b) { return {_mm512_add_epi32(acc.v, _mm512_mullo_epi32(a.v, b.v))}; }
 R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, _mm512_slli_epi32(b.v, 5))}; }
+R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, b.v)}; }
+// acc += Σ w·s over each 4 bytes with signed w: |w| against s negated where w < 0.
+R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
+  const __m512i sn = _mm512_mask_sub_epi8(s.v, _mm512_movepi8_mask(w.v), _mm512_setzero_si512(), s.v);
+  return {_mm512_dpbusd_epi32(acc.v, _mm512_abs_epi8(w.v), sn)};
+}
+// dpbusd takes unsigned weights: Q8_0 panels hold q + 128 and subtract 128 · Σ a.
+constexpr bool kSignedQ8Panel = false;
+R1_SIMD_INLINE I16 iset1(int32_t x) { return {_mm512_set1_epi32(x)}; }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm512_cvtepi32_ps(a.v)}; }
 constexpr int kKPanelRows = 4;
 #else
@@ -454,6 +489,18 @@ R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) {
   return {_mm256_sub_epi32(a.lo, _mm256_slli_epi32(b.lo, 5)), _mm256_sub_epi32(a.hi, _mm256_slli_epi32(b.hi, 5))};
 }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
+R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm256_sub_epi32(a.lo, b.lo), _mm256_sub_epi32(a.hi, b.hi)}; }
+R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
+  return {dot_u8s8(acc.lo, _mm256_abs_epi8(w.lo), _mm256_sign_epi8(s.lo, w.lo)),
+          dot_u8s8(acc.hi, _mm256_abs_epi8(w.hi), _mm256_sign_epi8(s.hi, w.hi))};
+}
+// maddubs would saturate on q + 128 (up to 255 · 127 · 2), so AVX2 Q8_0 panels keep signed codes
+// and take |w| against sign-adjusted activations.
+constexpr bool kSignedQ8Panel = true;
+R1_SIMD_INLINE I16 iset1(int32_t x) {
+  const __m256i v = _mm256_set1_epi32(x);
+  return {v, v};
+}
 constexpr int kKPanelRows = 2;
 #endif
 
@@ -564,25 +611,125 @@ R1_SIMD_INLINE void k_panel_rows(const KPanelBlock* panel, int64_t nb, const Blo
   for (int r = 0; r < MR; ++r) store(out[r], kQ6 ? acc[r] : sub(acc[r], macc[r]));
 }
 
-template <bool kQ6>
-void k_panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
-                  int64_t o_begin, int64_t o_end) {
-  const int64_t nb = w.cols / kQK_K;
-  auto* panel = reinterpret_cast<KPanelBlock*>(thread_scratch(size_t(nb) * sizeof(KPanelBlock) / sizeof(float)));
+// Q8_0 / Q4_0 panels: codes offset to unsigned bytes (Q8_0: q + 128, Q4_0: the nibble q), so a
+// block's total is the u8·s8 sum minus offset × the activation block's sum (AVX2 Q8_0: signed
+// codes, see kSignedQ8Panel).
+struct APanelBlock {
+  uint8_t codes[kQK8_0 / 4][4 * kKPanelCols];
+  float d[kKPanelCols];
+};
+
+void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanelBlock* panel) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t rb = w.row_bytes();
+  const bool q8 = w.dtype == DType::kQ8_0;
+  if (n < kKPanelCols) std::memset(static_cast<void*>(panel), 0, size_t(nb) * sizeof(APanelBlock));
+  uint8_t q[kQK8_0];
+  for (int64_t c = 0; c < n; ++c) {
+    const uint8_t* row = base + (o0 + c) * rb;
+    for (int64_t b = 0; b < nb; ++b) {
+      APanelBlock& p = panel[b];
+      if (q8) {
+        const auto& x = reinterpret_cast<const BlockQ8_0*>(row)[b];
+        for (int i = 0; i < kQK8_0; ++i) q[i] = kSignedQ8Panel ? uint8_t(x.qs[i]) : uint8_t(uint8_t(x.qs[i]) ^ 0x80);
+        p.d[c] = half_at(&x.d);
+      } else {
+        const auto& x = reinterpret_cast<const BlockQ4_0*>(row)[b];
+        for (int i = 0; i < 16; ++i) {
+          q[i] = x.qs[i] & 15;
+          q[i + 16] = x.qs[i] >> 4;
+        }
+        p.d[c] = half_at(&x.d);
+      }
+      for (int g = 0; g < kQK8_0 / 4; ++g) std::memcpy(&p.codes[g][4 * c], q + 4 * g, 4);
+    }
+  }
+}
+
+// out[r][c]: quant.h's eight chains per output, kept in memory across the blocks.
+template <int MR, bool kSigned>
+R1_SIMD_INLINE void a_panel_rows(const APanelBlock* panel, int64_t nb, int32_t offset, const BlockA8* const (&a)[MR],
+                                 float (*out)[kKPanelCols]) {
+  alignas(64) float chain[MR][8][kKPanelCols] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    const APanelBlock& p = panel[b];
+    I16 t[MR];
+    for (int r = 0; r < MR; ++r) t[r] = izero();
+    R1_UNROLL for (int g = 0; g < kQK8_0 / 4; ++g) {
+      const I16 w = iload(p.codes[g]);
+      R1_UNROLL for (int r = 0; r < MR; ++r) {
+        if constexpr (kSigned) {
+          t[r] = idot_s8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
+        } else {
+          t[r] = idot_u8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
+        }
+      }
+    }
+    const V16 d = load(p.d);
+    for (int r = 0; r < MR; ++r) {
+      float* ch = chain[r][b % 8];
+      const I16 total = isub(t[r], iset1(offset * a[r][b].sum));
+      store(ch, fma(itof(total), mul(d, set1(a[r][b].d)), load(ch)));
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    auto c = [&](int i) { return load(chain[r][i]); };
+    store(out[r], add(add(add(c(0), c(4)), add(c(2), c(6))), add(add(c(1), c(5)), add(c(3), c(7)))));
+  }
+}
+
+// Panels of 16 weight rows over all of K (per-thread scratch), each serving every activation row.
+template <typename Panel, typename Act, typename Pack, typename Rows>
+void panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
+                int64_t o_begin, int64_t o_end, int64_t nb, Pack pack, Rows rows) {
+  auto* panel = reinterpret_cast<Panel*>(thread_scratch(size_t(nb) * sizeof(Panel) / sizeof(float) + 1));
   for (int64_t o0 = o_begin; o0 < o_end; o0 += kKPanelCols) {
     const int64_t n = min_of<int64_t>(kKPanelCols, o_end - o0);
-    pack_k_panel(w, o0, n, nb, panel);
-    auto rows = [&]<int MR>(int64_t t) {
-      const BlockQ8_K* a[MR];
-      for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const BlockQ8_K*>(xq + (t + r) * xq_row_bytes);
+    pack(w, o0, n, nb, panel);
+    auto run = [&]<int MR>(int64_t t) {
+      const Act* a[MR];
+      for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const Act*>(xq + (t + r) * xq_row_bytes);
       alignas(64) float out[MR][kKPanelCols];
-      k_panel_rows<MR, kQ6>(panel, nb, a, out);
+      rows.template operator()<MR>(panel, a, out);
       for (int r = 0; r < MR; ++r) std::memcpy(yrow(y, t + r) + o0, out[r], sizeof(float) * size_t(n));
     };
     int64_t t = 0;
-    for (; t + kKPanelRows <= T; t += kKPanelRows) rows.template operator()<kKPanelRows>(t);
-    for (; t < T; ++t) rows.template operator()<1>(t);
+    for (; t + kKPanelRows <= T; t += kKPanelRows) run.template operator()<kKPanelRows>(t);
+    for (; t < T; ++t) run.template operator()<1>(t);
   }
+}
+
+void panel_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
+                   int64_t o_begin, int64_t o_end) {
+  const int64_t nb = w.cols / act_block_elems(w.dtype);
+  if (act_block_elems(w.dtype) == kQK8_0) {
+    if (w.dtype == DType::kQ8_0 && kSignedQ8Panel)
+      return panel_gemm<APanelBlock, BlockA8>(
+          xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_a_panel,
+          [&]<int MR>(const APanelBlock* p, const BlockA8* const (&a)[MR], float (*out)[kKPanelCols]) {
+            a_panel_rows<MR, true>(p, nb, 0, a, out);
+          });
+    const int32_t offset = w.dtype == DType::kQ8_0 ? 128 : 8;
+    return panel_gemm<APanelBlock, BlockA8>(
+        xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_a_panel,
+        [&]<int MR>(const APanelBlock* p, const BlockA8* const (&a)[MR], float (*out)[kKPanelCols]) {
+          a_panel_rows<MR, false>(p, nb, offset, a, out);
+        });
+  }
+  auto krows = [&]<int MR, bool kQ6>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
+    k_panel_rows<MR, kQ6>(p, nb, a, out);
+  };
+  if (w.dtype == DType::kQ6_K)
+    return panel_gemm<KPanelBlock, BlockQ8_K>(
+        xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_k_panel,
+        [&]<int MR>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
+          krows.template operator()<MR, true>(p, a, out);
+        });
+  return panel_gemm<KPanelBlock, BlockQ8_K>(
+      xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_k_panel,
+      [&]<int MR>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
+        krows.template operator()<MR, false>(p, a, out);
+      });
 }
 
 using QDot = void (*)(const uint8_t*, const uint8_t* const*, int64_t, float*);
@@ -609,10 +756,7 @@ constexpr int64_t kKPanelMinT = 32;
 
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {
-  if (T >= kKPanelMinT && act_block_elems(w.dtype) == kQK_K) {
-    if (w.dtype == DType::kQ6_K) return k_panel_gemm<true>(xq, xq_row_bytes, T, w, y, o_begin, o_end);
-    return k_panel_gemm<false>(xq, xq_row_bytes, T, w, y, o_begin, o_end);
-  }
+  if (T >= kKPanelMinT) return panel_qmatmul(xq, xq_row_bytes, T, w, y, o_begin, o_end);
   const QDot dot1 = qdot_for<1>(w.dtype), dotn = qdot_for<kQRows>(w.dtype);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes(), nb = w.cols / act_block_elems(w.dtype);

@@ -294,6 +294,19 @@ TEST(QMatmul, ActivationQuantization) {
     EXPECT_EQ(bk->bsums[j], s);
   }
   EXPECT_EQ(max_q, 127);
+
+  // Q8_0 / Q4_0 activations carry each block's sum, on every ISA.
+  for (Isa isa : test::supported_isas()) {
+    IsaScope scope(isa);
+    std::vector<uint8_t> q8(size_t(kernels::act_row_bytes(DType::kQ8_0, 256)));
+    kernels::quantize_act_row(DType::kQ8_0, xk.data(), 256, q8.data());
+    const auto* b8 = reinterpret_cast<const kernels::BlockA8*>(q8.data());
+    for (int j = 0; j < 8; ++j) {
+      int s = 0;
+      for (int i = 0; i < 32; ++i) s += b8[j].qs[i];
+      EXPECT_EQ(b8[j].sum, s) << isa_name(isa) << " block " << j;
+    }
+  }
 }
 
 // Tiny activations (a block of subnormals) are a zero block on every ISA.
