@@ -1,8 +1,10 @@
-// Fork-join thread pool for the kernels. Work is split statically (thread i always gets the same
-// slice), so results never depend on timing; kernels split output rows, never a reduction, so
-// they do not depend on the thread count either.
+// Fork-join thread pool for the kernels. Kernels split output rows, never a reduction, so results
+// depend neither on the thread count nor on which thread computes a row: work is split statically
+// (thread i always gets the same slice) or, for memory-bound streams whose speed per thread varies
+// at run time, claimed in chunks from a shared counter.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -51,6 +53,28 @@ class ThreadPool {
   void parallel_for_grain(int64_t n, int64_t grain, F&& fn) {
     int64_t units = (n + grain - 1) / grain;
     parallel_for(units, [&](int64_t b, int64_t e) { fn(b * grain, std::min(n, e * grain)); });
+  }
+
+  // Like parallel_for_grain, but threads claim chunks of whole grains (about eight per thread)
+  // from a shared counter until none are left, so a thread slowed down by the machine does not
+  // hold up the others. For work whose result does not depend on which thread runs a chunk.
+  template <typename F>
+  void parallel_for_dynamic(int64_t n, int64_t grain, F&& fn) {
+    const int64_t units = (n + grain - 1) / grain;
+    const int t = n_threads_;
+    if (units <= 1 || t == 1) {
+      if (n > 0) fn(int64_t(0), n);
+      return;
+    }
+    const int64_t per = std::max<int64_t>(1, units / (8 * int64_t(t)));
+    std::atomic<int64_t> next{0};
+    run([&](int) {
+      for (;;) {
+        const int64_t u = next.fetch_add(per, std::memory_order_relaxed);
+        if (u >= units) break;
+        fn(u * grain, std::min(n, (u + per) * grain));
+      }
+    });
   }
 
   static int hardware_threads();

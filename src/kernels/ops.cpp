@@ -142,13 +142,13 @@ void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y) {
     pool.parallel_for_grain(x.rows, 8, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) k.quantize_act_row(w.dtype, x.row(t), x.cols, xq_data + t * arb);
     });
-    pool.parallel_for_grain(w.rows, k.row_grain, [&](int64_t b, int64_t e) {
+    pool.parallel_for_dynamic(w.rows, k.row_grain, [&](int64_t b, int64_t e) {
       k.qmatmul_rows(xq_data, arb, x.rows, w, y, b, e);
     });
     return;
   }
-  pool.parallel_for_grain(w.rows, k.row_grain,
-                          [&](int64_t b, int64_t e) { k.matmul_rows(x, w, y, b, e); });
+  pool.parallel_for_dynamic(w.rows, k.row_grain,
+                            [&](int64_t b, int64_t e) { k.matmul_rows(x, w, y, b, e); });
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) { return active().dot_f32(a, b, n); }
