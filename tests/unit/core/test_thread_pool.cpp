@@ -1,4 +1,4 @@
-// The pool runs every thread once per call and splits ranges statically.
+// The pool runs every thread once per call and splits ranges statically or in claimed chunks.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -37,6 +37,23 @@ TEST(ThreadPool, GrainAlignedChunks) {
   for (auto [b, e] : chunks) {
     EXPECT_EQ(b % 16, 0);
     EXPECT_TRUE(e % 16 == 0 || e == 100);
+  }
+}
+
+// Claimed chunks cover the range exactly once, on grain boundaries, whatever the thread count.
+TEST(ThreadPool, DynamicChunksCoverRangeOnceOnGrains) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 15, 16, 17, 100, 1536, 8960}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<bool> aligned{true};
+      pool.parallel_for_dynamic(n, 16, [&](int64_t b, int64_t e) {
+        if (b % 16 != 0 || (e % 16 != 0 && e != n) || b >= e) aligned = false;
+        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+      });
+      EXPECT_TRUE(aligned.load()) << "threads " << threads << " n " << n;
+      for (auto& h : hits) EXPECT_EQ(h.load(), 1) << "threads " << threads << " n " << n;
+    }
   }
 }
 
