@@ -77,6 +77,22 @@ class ThreadPool {
     });
   }
 
+  // Calls fn(tid, i) for every i in [0, n), threads claiming items one at a time from a shared
+  // counter (items of uneven cost, e.g. attention rows of growing length). tid indexes per-thread
+  // scratch; the result of an item must not depend on it.
+  template <typename F>
+  void for_each_dynamic(int64_t n, F&& fn) {
+    if (n_threads_ == 1 || n <= 1) {
+      for (int64_t i = 0; i < n; ++i) fn(0, i);
+      return;
+    }
+    std::atomic<int64_t> next{0};
+    run([&](int tid) {
+      for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n; i = next.fetch_add(1, std::memory_order_relaxed))
+        fn(tid, i);
+    });
+  }
+
   static int hardware_threads();
 
  private:

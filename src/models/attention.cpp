@@ -1,4 +1,5 @@
-// GQA attention: one work item per (row, KV head); the query heads of a group share each K/V load.
+// GQA attention: one work item per (row, KV head), claimed by the threads in turn (rows further into
+// the sequence cost more); the query heads of a group share each K/V load.
 #include "models/attention.h"
 
 #include <algorithm>
@@ -21,10 +22,9 @@ void gqa_attention(ThreadPool& pool, ConstMatView q, std::span<const RowPlace> r
   const int64_t items = T * shape.n_kv_heads;
   const int32_t page = kv.page_size();
   const int64_t width = kv.layout().width;
-  pool.run([&](int tid) {
+  pool.for_each_dynamic(items, [&](int tid, int64_t item) {
     float* sc = scores.data() + tid * per_thread;
-    const int64_t begin = items * tid / n_threads, end = items * (tid + 1) / n_threads;
-    for (int64_t item = begin; item < end; ++item) {
+    {
       const int64_t t = item / shape.n_kv_heads, g = item % shape.n_kv_heads;
       const RowPlace& place = rows[size_t(t)];
       const int32_t len = place.pos + 1;

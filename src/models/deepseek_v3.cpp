@@ -430,30 +430,42 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
 
   // scores[t, h, p] = (q_abs · kv_cache[p] + q_pe · pe_cache[p]) · softmax_scale, p ≤ pos_t;
   // latent[t, h, :] = Σ_p softmax(scores)[p] · kv_cache[p]              latent: [T, H, R]
+  // Every head reads the same cache slots, so a work item is a token and a run of heads that
+  // share each pass over a page of the cache.
   int32_t max_len = 0;
   for (int32_t p : s_.positions) max_len = std::max(max_len, p + 1);
-  s_.scores.resize(size_t(pool.size()) * size_t(max_len));
+  const int64_t head_runs = std::min<int64_t>(H, pool.size()), run_heads = (H + head_runs - 1) / head_runs;
+  const int64_t per_thread = run_heads * (2 * int64_t(max_len) + rope);
+  s_.scores.resize(size_t(pool.size() * per_thread));
   s_.latent.resize(size_t(T * H * R));
   const float scale = cfg_.softmax_scale();
-  const int64_t items = T * H;
-  pool.run([&](int tid) {
-    float* sc = s_.scores.data() + int64_t(tid) * max_len;
-    const int64_t ib = items * tid / pool.size(), ie = items * (tid + 1) / pool.size();
-    for (int64_t item = ib; item < ie; ++item) {
-      const int64_t t = item / H, hh = item % H;
-      const KvSeq* seq = s_.seqs[size_t(t)];
-      const int32_t len = s_.positions[size_t(t)] + 1;
-      const float* qa = s_.q_abs.data() + (t * H + hh) * R;
-      const float* qpe = q.row(t) + hh * qk + nope;
-      for (int32_t p = 0; p < len; ++p) {
-        const float* slot = seq->slot(kv, layer, p);
-        sc[p] = (dot_f32(qa, slot, R) + dot_f32(qpe, slot + R, rope)) * scale;
+  const int32_t page = kv.page_size();
+  pool.for_each_dynamic(T * head_runs, [&](int tid, int64_t item) {
+    const int64_t t = item / head_runs, h0 = item % head_runs * run_heads, nh = std::min(H, h0 + run_heads) - h0;
+    if (nh <= 0) return;
+    const KvSeq* seq = s_.seqs[size_t(t)];
+    const int32_t len = s_.positions[size_t(t)] + 1;
+    float* sc = s_.scores.data() + tid * per_thread;  // [nh, len] scores, then [nh, len] rope parts
+    float* pe = sc + nh * len;
+    float* qpe = pe + nh * len;                       // [nh, rope] q_pe of the run's heads
+    for (int64_t j = 0; j < nh; ++j) std::copy_n(q.row(t) + (h0 + j) * qk + nope, rope, qpe + j * rope);
+    const float* qa = s_.q_abs.data() + (t * H + h0) * R;
+    float* lat = s_.latent.data() + (t * H + h0) * R;
+    auto for_runs = [&](auto fn) {  // runs of consecutive slots (a page)
+      for (int32_t p = 0; p < len;) {
+        const int32_t n = std::min<int32_t>(page - p % page, len - p);
+        fn(p, n, seq->slot(kv, layer, p));
+        p += n;
       }
-      softmax(sc, len);
-      float* lat = s_.latent.data() + (t * H + hh) * R;
-      std::fill(lat, lat + R, 0.0f);
-      for (int32_t p = 0; p < len; ++p) axpy_f32(lat, sc[p], seq->slot(kv, layer, p), R);
-    }
+    };
+    for_runs([&](int32_t p, int32_t n, const float* slot) {
+      attn_scores(qa, nh, R, slot, kv_width, n, 1.0f, sc + p, len);
+      attn_scores(qpe, nh, rope, slot + R, kv_width, n, 1.0f, pe + p, len);
+    });
+    for (int64_t i = 0; i < nh * len; ++i) sc[i] = (sc[i] + pe[i]) * scale;
+    for (int64_t j = 0; j < nh; ++j) softmax(sc + j * len, len);
+    std::fill(lat, lat + nh * R, 0.0f);
+    for_runs([&](int32_t p, int32_t n, const float* slot) { attn_values(lat, nh, R, sc + p, len, slot, kv_width, n); });
   });
 
   // o[t, h, :] = latent[t, h, :] · wkv_b[h, nope:, :]ᵀ                    o: [T, H * v]
