@@ -750,9 +750,10 @@ QDot qdot_for(DType t) {
 constexpr int64_t kQTile = 4;
 constexpr int kQRows = 4;
 
-// From this many activation rows, k-quant weights go through panels (packing a panel costs
-// about as much as a few rows of dot products).
-constexpr int64_t kKPanelMinT = 32;
+// From this many activation rows, weights go through panels: packing a 16-row panel costs about
+// as much as 3-6 rows of the per-row dot products, and each row on the panel far less (the MoE
+// experts of a prefill batch get a few dozen rows each).
+constexpr int64_t kKPanelMinT = 8;
 
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {

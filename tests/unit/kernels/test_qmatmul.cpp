@@ -138,7 +138,7 @@ TEST(QMatmul, EveryIsaMatchesScalarBitwise) {
       for (int64_t blocks : {1, 5, 12}) {
         const int64_t k = cols_for(d, blocks), o = 37;
         QWeight w = make_qweight(d, o, k, rng, raw);
-        for (int64_t t : {1, 3, 17, 35}) {
+        for (int64_t t : {1, 3, 8, 17, 35}) {
           auto x = make_acts(t, k, k + 3, rng);
           std::vector<float> want;
           {
