@@ -176,8 +176,8 @@ void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, flo
     acc[t] = _mm_setzero_ps();
   }
   const __m512i m4 = _mm512_set1_epi8(15), ones = _mm512_set1_epi8(1), nib = halves_epi16(0, 4);
-  const __m512i idx[4] = {halves_epi16(0, 1), halves_epi16(2, 3), halves_epi16(4, 5), halves_epi16(6, 7)};
-  const __m512i hbit[4] = {halves_epi16(0, 1), halves_epi16(2, 3), halves_epi16(4, 5), halves_epi16(6, 7)};
+  // chunk c: sub-blocks 2c and 2c+1 (scale index and qh bit of each half)
+  const __m512i sub[4] = {halves_epi16(0, 1), halves_epi16(2, 3), halves_epi16(4, 5), halves_epi16(6, 7)};
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = wrow + b * kBytes;
     prefetch_ahead(blk, kBytes);
@@ -194,8 +194,8 @@ void dot_k4_k5(const uint8_t* wrow, const uint8_t* const* arows, int64_t nb, flo
       // low nibbles are sub-block 2c (lower half), high nibbles 2c+1 (upper half)
       __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bcast256(qs + 32 * c), nib), m4);
       if constexpr (kHigh)  // bit 2c (lower half) or 2c+1 (upper) of each qh byte, as bit 4
-        q = _mm512_or_si512(q, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, hbit[c]), ones), 4));
-      const __m512i scale = _mm512_permutexvar_epi16(idx[c], sc16);
+        q = _mm512_or_si512(q, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, sub[c]), ones), 4));
+      const __m512i scale = _mm512_permutexvar_epi16(sub[c], sc16);
       for (int t = 0; t < NT; ++t)
         s[t] = _mm512_dpwssd_epi32(s[t], _mm512_maddubs_epi16(q, _mm512_loadu_si512(a[t][b].qs + 64 * c)), scale);
     }
@@ -421,7 +421,7 @@ void quantize_act_row(DType w, const float* x, int64_t cols, uint8_t* out) noexc
   }
 }
 
-// ---- prefill on k-quants: weight panels of 16 output columns against many activation rows ----
+// ---- prefill: weight panels of 16 output columns against many activation rows ----
 // A panel holds, per weight block, the codes of 16 weight rows unpacked to bytes and interleaved
 // so that one 64-byte vector is elements 4g .. 4g+3 of every row (one int32 lane per output
 // column), beside the rows' sub-block scales, mins and d. Each activation row's 4 bytes are
@@ -454,7 +454,8 @@ R1_SIMD_INLINE I16 idot_s16(I16 acc, I16 a, I16 b) { return {_mm512_dpwssd_epi32
 R1_SIMD_INLINE I16 iadd_mul(I16 acc, I16 a, I16 b) { return {_mm512_add_epi32(acc.v, _mm512_mullo_epi32(a.v, b.v))}; }
 R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, _mm512_slli_epi32(b.v, 5))}; }
 R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, b.v)}; }
-// acc += Σ w·s over each 4 bytes with signed w: |w| against s negated where w < 0.
+// acc += Σ w·s over each 4 bytes with signed w: |w| against s negated where w < 0 (the signed-panel
+// variant; compiled for name lookup, unused while kSignedQ8Panel is false).
 R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
   const __m512i sn = _mm512_mask_sub_epi8(s.v, _mm512_movepi8_mask(w.v), _mm512_setzero_si512(), s.v);
   return {_mm512_dpbusd_epi32(acc.v, _mm512_abs_epi8(w.v), sn)};
