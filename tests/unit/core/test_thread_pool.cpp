@@ -57,5 +57,21 @@ TEST(ThreadPool, DynamicChunksCoverRangeOnceOnGrains) {
   }
 }
 
+TEST(ThreadPool, DynamicItemsRunOnceWithValidThreadIds) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 5, 1000}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<bool> tid_ok{true};
+      pool.for_each_dynamic(n, [&](int tid, int64_t i) {
+        if (tid < 0 || tid >= threads) tid_ok = false;
+        hits[size_t(i)]++;
+      });
+      EXPECT_TRUE(tid_ok.load());
+      for (auto& h : hits) EXPECT_EQ(h.load(), 1) << "threads " << threads << " n " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace r1
