@@ -145,11 +145,10 @@ TEST(TinyR1, JudgeMatchesPythonRules) {
   EXPECT_FALSE(judge("7, 19, 42, 88", s));
 }
 
-// The first 100 held-out problems (every kind in turn): at least 90 exact answers. Disabled until
-// an export reaches it: the committed models/tiny-r1 (step 6000) answers 77 of these 100 and 788
-// of all 1000 (see its README), so this would fail today. Run it with
-// --gtest_also_run_disabled_tests.
-TEST(TinyR1, DISABLED_HeldOutHundredThroughEngine) {
+// The first 100 held-out problems (every kind in turn): at least 90 exact answers, every one well
+// formed. The committed export answers 90 of these 100 (the same on every ISA: the kernels agree
+// bit for bit) and 912 of all 1000 (see its README).
+TEST(TinyR1, HeldOutHundredThroughEngine) {
   std::vector<Problem> all = heldout();
   ASSERT_EQ(all.size(), 1000u);
   std::vector<Problem> first(all.begin(), all.begin() + 100);
@@ -157,8 +156,9 @@ TEST(TinyR1, DISABLED_HeldOutHundredThroughEngine) {
   EXPECT_GE(correct, 90);
 }
 
-// All 1000 held-out problems (a few minutes; run with --gtest_also_run_disabled_tests). The figures
-// per kind are the model card's "accuracy through the C++ engine".
+// All 1000 held-out problems (about 15 s; run with --gtest_also_run_disabled_tests) against the
+// 97% target, which the committed export does not reach yet. The figures per kind are the model
+// card's "accuracy through the C++ engine".
 TEST(TinyR1, DISABLED_HeldOutAllThroughEngine) {
   std::vector<Problem> all = heldout();
   ASSERT_EQ(all.size(), 1000u);
