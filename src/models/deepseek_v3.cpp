@@ -439,7 +439,6 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
   s_.scores.resize(size_t(pool.size() * per_thread));
   s_.latent.resize(size_t(T * H * R));
   const float scale = cfg_.softmax_scale();
-  const int32_t page = kv.page_size();
   pool.for_each_dynamic(T * head_runs, [&](int tid, int64_t item) {
     const int64_t t = item / head_runs, h0 = item % head_runs * run_heads, nh = std::min(H, h0 + run_heads) - h0;
     if (nh <= 0) return;
@@ -451,21 +450,15 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
     for (int64_t j = 0; j < nh; ++j) std::copy_n(q.row(t) + (h0 + j) * qk + nope, rope, qpe + j * rope);
     const float* qa = s_.q_abs.data() + (t * H + h0) * R;
     float* lat = s_.latent.data() + (t * H + h0) * R;
-    auto for_runs = [&](auto fn) {  // runs of consecutive slots (a page)
-      for (int32_t p = 0; p < len;) {
-        const int32_t n = std::min<int32_t>(page - p % page, len - p);
-        fn(p, n, seq->slot(kv, layer, p));
-        p += n;
-      }
-    };
-    for_runs([&](int32_t p, int32_t n, const float* slot) {
+    seq->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, const float* slot) {
       attn_scores(qa, nh, R, slot, kv_width, n, 1.0f, sc + p, len);
       attn_scores(qpe, nh, rope, slot + R, kv_width, n, 1.0f, pe + p, len);
     });
     for (int64_t i = 0; i < nh * len; ++i) sc[i] = (sc[i] + pe[i]) * scale;
     for (int64_t j = 0; j < nh; ++j) softmax(sc + j * len, len);
     std::fill(lat, lat + nh * R, 0.0f);
-    for_runs([&](int32_t p, int32_t n, const float* slot) { attn_values(lat, nh, R, sc + p, len, slot, kv_width, n); });
+    seq->for_each_run(kv, layer, len,
+                      [&](int32_t p, int32_t n, const float* slot) { attn_values(lat, nh, R, sc + p, len, slot, kv_width, n); });
   });
 
   // o[t, h, :] = latent[t, h, :] · wkv_b[h, nope:, :]ᵀ                    o: [T, H * v]

@@ -4,6 +4,7 @@
 // cached prompt prefix.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -56,6 +57,17 @@ class KvSeq {
   // Slot of position `pos` (< capacity) in `layer`.
   float* slot(KvCache& cache, int layer, int32_t pos) const {
     return cache.slot(layer, pages_[size_t(pos / cache.page_size())], pos % cache.page_size());
+  }
+  // fn(pos, n, slot) for each run of consecutive slots (the part of one page) that holds positions
+  // [0, len) of `layer`: slot is position pos, the run's next slots follow width floats apart.
+  template <typename F>
+  void for_each_run(KvCache& cache, int layer, int32_t len, F&& fn) const {
+    const int32_t page = cache.page_size();
+    for (int32_t p = 0; p < len;) {
+      const int32_t n = std::min(page - p % page, len - p);
+      fn(p, n, static_cast<const float*>(slot(cache, layer, p)));
+      p += n;
+    }
   }
   // Called by the model after writing `n` tokens at positions [length, length + n).
   void advance(int32_t n) { length_ += n; }
