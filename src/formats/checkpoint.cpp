@@ -27,7 +27,7 @@ nlohmann::json read_json_file(const std::string& path) {
   buf << in.rdbuf();
   try {
     return nlohmann::json::parse(buf.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers out of range
     fail("{}: not valid JSON: {}", path, e.what());
   }
 }

@@ -49,7 +49,7 @@ SafetensorsFile parse_safetensors(const std::byte* data, uint64_t size, const st
   json header;
   try {
     header = json::parse(header_begin, header_begin + header_len);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, and numbers out of range (406)
     fail("{}: header is not valid JSON: {}", name, e.what());
   }
   if (!header.is_object()) fail("{}: header must be a JSON object", name);

@@ -230,7 +230,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     json body;
     try {
       body = json::parse(req.body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse errors, and numbers out of range
       throw ApiError(400, fmt::format("the body is not valid JSON: {}", e.what()), "", "invalid_json");
     }
     ParsedRequest pr = chat ? parse_chat_request(body) : parse_completion_request(body);

@@ -63,6 +63,8 @@ TEST(Safetensors, RejectsTruncatedAndAbsurdHeaders) {
 TEST(Safetensors, RejectsBadJsonAndEntries) {
   EXPECT_NE(error_of(image("{not json", 0)).find("not valid JSON"), std::string::npos);
   EXPECT_NE(error_of(image("[1,2]", 0)).find("JSON object"), std::string::npos);
+  // a number too large for a double is a JSON error too (nlohmann reports it as out_of_range)
+  EXPECT_NE(error_of(image(R"({"a":6E6666666})", 0)).find("not valid JSON"), std::string::npos);
   EXPECT_NE(error_of(image(R"({"a":5})", 0)).find("'a'"), std::string::npos);
   EXPECT_NE(error_of(image(R"({"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", 4)).find("unknown dtype"),
             std::string::npos);
