@@ -26,6 +26,7 @@ struct BenchOptions {
   int threads = 1;
   bool json = false;
   bool mmap = false;
+  DType kv_type = DType::kF32;
 };
 
 double now_s() {
@@ -59,7 +60,8 @@ int run_bench(BenchOptions o) {
   // Decode reads the weights and the cache: at context c, c slots of every layer. The bound
   // uses the mean context of the timed decode steps.
   const KvLayout kvl = model->kv_layout();
-  const double kv_bytes_per_pos = double(kvl.width) * kvl.n_layers * sizeof(float);
+  KvCache cache(kvl, o.depth + o.prompt + o.gen + 64, 16, o.kv_type);
+  const double kv_bytes_per_pos = double(kvl.width) * kvl.n_layers * double(cache.elem_bytes());
   const double mean_ctx = double(o.depth + o.prompt) + double(std::max<int64_t>(o.gen - 1, 0)) / 2.0 + 1.0;
   const double decode_bytes = double(info.bytes_per_token) + (o.gen > 0 ? kv_bytes_per_pos * mean_ctx : 0.0);
 
@@ -69,7 +71,6 @@ int run_bench(BenchOptions o) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     t = int32_t((state >> 33) % uint64_t(vocab));
   }
-  KvCache cache(model->kv_layout(), o.depth + o.prompt + o.gen + 64);
   FloatBuffer logits(static_cast<size_t>(vocab));
   MatView out{logits.data(), 1, vocab, vocab};
   std::vector<double> pp, tg;
@@ -118,6 +119,7 @@ int run_bench(BenchOptions o) {
   j["decode_bytes_per_token"] = decode_bytes;
   j["decode_bound_tps"] = bound;
   j["depth"] = o.depth;
+  j["kv_type"] = std::string(dtype_name(o.kv_type));
   auto put = [&](const char* name, int64_t n, const std::vector<double>& v) {
     if (v.empty()) return;
     Stats s = stats(v);
@@ -133,8 +135,9 @@ int run_bench(BenchOptions o) {
              double(info.params_total) / 1e9, double(info.params_active) / 1e9);
   fmt::print("machine    {} threads, {}, read bandwidth {:.1f} GB/s (median of {}, {:.1f} … {:.1f})\n", o.threads,
              isa_name(active_isa()), bandwidth / 1e9, bandwidths.size(), bw.min / 1e9, bw.max / 1e9);
-  fmt::print("decode     {:.3f} GB of weights + {:.3f} GB of cache per token → bound {:.2f} tokens/s\n",
-             double(info.bytes_per_token) / 1e9, (decode_bytes - double(info.bytes_per_token)) / 1e9, bound);
+  fmt::print("decode     {:.3f} GB of weights + {:.3f} GB of {} cache per token → bound {:.2f} tokens/s\n",
+             double(info.bytes_per_token) / 1e9, (decode_bytes - double(info.bytes_per_token)) / 1e9,
+             dtype_name(o.kv_type), bound);
   fmt::print("{:<12} {:>12} {:>20} {:>10}\n", "test", "t/s median", "min … max", "of bound");
   if (!pp.empty()) {
     Stats s = stats(pp);
@@ -159,6 +162,7 @@ R1_COMMAND("bench", "Measure prefill and decode speed against the memory-bandwid
   app.add_option("-r,--reps", o->reps, "Repetitions (median reported)")->check(CLI::Range(1, 1000));
   app.add_flag("--json", o->json, "Print JSON");
   add_threads_option(app, o->threads);
+  add_kv_type_option(app, o->kv_type);
   return [o] { return run_bench(*o); };
 });
 

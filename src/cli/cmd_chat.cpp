@@ -70,7 +70,7 @@ int run_chat(ChatOptions& o) {
   const bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
   auto bundle = load_with_progress(resolve_model_path(o.gen.model.model), o.gen.model.load_mode(), isatty(STDERR_FILENO));
   if (!bundle->chat_template) fail("{}: the model has no chat template, so it cannot chat", bundle->name);
-  Engine engine(bundle, {.threads = o.gen.threads, .ctx_size = o.gen.ctx_size, .parallel = 1});
+  Engine engine(bundle, {.threads = o.gen.threads, .ctx_size = o.gen.ctx_size, .parallel = 1, .kv_type = o.gen.kv_type});
 
   struct sigaction sa {};
   sa.sa_handler = on_sigint;

@@ -62,7 +62,7 @@ int run_run(RunOptions& o) {
     text = bundle->render(in);
   }
   GenerationRequest req = build_request(*bundle, o.gen, text, o.raw);
-  Engine engine(bundle, {.threads = o.gen.threads, .ctx_size = o.gen.ctx_size, .parallel = 1, .prefix_cache = false});
+  Engine engine(bundle, {.threads = o.gen.threads, .ctx_size = o.gen.ctx_size, .parallel = 1, .kv_type = o.gen.kv_type, .prefix_cache = false});
 
   std::mutex m;
   std::condition_variable cv;

@@ -22,6 +22,7 @@ struct ServeOptions {
   int64_t ctx_size = 0;
   int64_t batch_tokens = 256;
   int64_t kv_tokens = 0;
+  DType kv_type = DType::kF32;
   size_t max_queue = 256;
   bool no_prefix_cache = false;
 };
@@ -53,7 +54,7 @@ int run_serve(const ServeOptions& o) {
   try {
     auto bundle = load_bundle(resolve_model_path(o.model.model), o.model.load_mode());
     engine = std::make_shared<Engine>(bundle, EngineOptions{.threads = o.threads, .ctx_size = o.ctx_size, .parallel = o.parallel,
-                                                            .max_batch_tokens = o.batch_tokens, .kv_tokens = o.kv_tokens,
+                                                            .max_batch_tokens = o.batch_tokens, .kv_tokens = o.kv_tokens, .kv_type = o.kv_type,
                                                             .prefix_cache = !o.no_prefix_cache, .max_queue = o.max_queue});
     srv.set_engine(engine);
     std::fprintf(stderr, "r1 serve: ready — model '%s', %d threads, %d parallel sequences, context %ld\n", bundle->name.c_str(),
@@ -83,6 +84,7 @@ R1_COMMAND("serve", "Serve the model over an OpenAI-compatible HTTP API", [](CLI
   app.add_option("--parallel", o->parallel, "Sequences decoded together")->check(CLI::Range(1, 1024));
   app.add_option("--ctx-size", o->ctx_size, "Context length per sequence (default: min(model, 8192))");
   app.add_option("--kv-tokens", o->kv_tokens, "KV cache budget in tokens (default: ctx-size × parallel)");
+  add_kv_type_option(app, o->kv_type);
   app.add_option("--batch-tokens", o->batch_tokens, "Tokens per step; longer prompts are prefilled in chunks")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   app.add_option("--max-queue", o->max_queue, "Waiting requests before 429");

@@ -29,6 +29,14 @@ void add_threads_option(CLI::App& app, int& threads) {
       ->check(CLI::Range(1, 1024));
 }
 
+void add_kv_type_option(CLI::App& app, DType& type) {
+  type = DType::kF32;
+  app.add_option_function<std::string>(
+         "--kv-type", [&type](const std::string& v) { type = v == "f16" ? DType::kF16 : DType::kF32; },
+         "KV cache element type: f32 (default, exact) or f16 (half the memory and the cache reads of decode)")
+      ->check(CLI::IsMember({"f32", "f16"}));
+}
+
 static fs::path executable_dir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);

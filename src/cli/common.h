@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "core/dtype.h"
 #include "core/mapped_file.h"
 
 namespace r1::cli {
@@ -21,6 +22,8 @@ struct ModelOptions {
 void add_model_options(CLI::App& app, ModelOptions& opts, bool required);
 // -t/--threads (default: all cores).
 void add_threads_option(CLI::App& app, int& threads);
+// --kv-type f32|f16: the KV cache's element type (default f32).
+void add_kv_type_option(CLI::App& app, DType& type);
 
 // The model path to load: opts.model, or the bundled models/tiny-r1 found next to the binary
 // (build tree) or under <prefix>/share/r1/models (install). Throws r1::Error if none exists.

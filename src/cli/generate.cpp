@@ -30,6 +30,7 @@ void GenerateFlags::add(CLI::App& app, GenerateOptions& o) {
   app.add_option("--repetition-penalty", repetition_, "Multiplicative penalty over prompt and output (1 = off)");
   app.add_option("--max-reasoning-tokens", max_reasoning_, "Close the reasoning after this many tokens");
   app.add_option("--ctx-size", o.ctx_size, "Context length (default: min(model, 8192))");
+  add_kv_type_option(app, o.kv_type);
 }
 
 void GenerateFlags::finalize(GenerateOptions& o) const {

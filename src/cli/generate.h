@@ -18,6 +18,7 @@ struct GenerateOptions {
   ModelOptions model;
   int threads = 1;
   int64_t ctx_size = 0;
+  DType kv_type = DType::kF32;
   std::optional<int64_t> max_tokens;
   std::vector<std::string> stop;
   std::optional<int64_t> max_reasoning_tokens;
@@ -26,7 +27,7 @@ struct GenerateOptions {
 };
 
 // Registers --temperature --top-p --top-k --min-p --seed --max-tokens --stop --frequency-penalty
-// --presence-penalty --repetition-penalty --max-reasoning-tokens --ctx-size, -t, --model, --mlock,
+// --presence-penalty --repetition-penalty --max-reasoning-tokens --ctx-size --kv-type, -t, --model, --mlock,
 // --no-mmap. Call finalize() after parsing to turn flags that were given into overrides.
 class GenerateFlags {
  public:

@@ -124,7 +124,7 @@ Engine::Engine(std::shared_ptr<const ModelBundle> bundle, EngineOptions options)
   if (options_.kv_tokens <= 0) options_.kv_tokens = (options_.ctx_size + 16) * options_.parallel;
   if (options_.kv_tokens < options_.ctx_size + 16)
     fail("the KV budget of {} tokens cannot hold one full context of {}", options_.kv_tokens, options_.ctx_size);
-  kv_ = std::make_unique<KvCache>(bundle_->model->kv_layout(), options_.kv_tokens);
+  kv_ = std::make_unique<KvCache>(bundle_->model->kv_layout(), options_.kv_tokens, 16, options_.kv_type);
   if (options_.prefix_cache) prefix_ = std::make_unique<PrefixCache>(*kv_);
   metrics_.time_to_first_token.bounds = latency_buckets();
   metrics_.time_per_token.bounds = latency_buckets();

@@ -109,6 +109,7 @@ struct EngineOptions {
   int parallel = 4;               // sequences decoded together
   int64_t max_batch_tokens = 256; // tokens per step (prefill chunking)
   int64_t kv_tokens = 0;          // KV budget in tokens; 0: ctx_size × parallel (never preempts)
+  DType kv_type = DType::kF32;    // KV cache elements: kF32 or kF16
   bool prefix_cache = true;
   size_t max_queue = 256;         // waiting requests before submit() refuses
 };

@@ -41,9 +41,9 @@ struct KernelTable {
   // quantize_act_row of quant.h (the same bytes on every ISA).
   void (*quantize_act_row)(DType w, const float* x, int64_t cols, uint8_t* out) noexcept;
   // attn_scores / attn_values of ops.h.
-  void (*attn_scores)(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
+  void (*attn_scores)(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
                       float scale, float* s, int64_t ld) noexcept;
-  void (*attn_values)(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+  void (*attn_values)(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
                       int64_t v_stride, int64_t n) noexcept;
 };
 

@@ -155,13 +155,15 @@ float dot_f32(const float* a, const float* b, int64_t n) { return active().dot_f
 
 void axpy_f32(float* y, float a, const float* x, int64_t n) { active().axpy_f32(y, a, x, n); }
 
-void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
+void attn_scores(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
                  float scale, float* s, int64_t ld) {
+  R1_CHECK(k.type == DType::kF32 || k.type == DType::kF16, "KV cache type {}", dtype_name(k.type));
   active().attn_scores(q, group, hd, k, k_stride, n, scale, s, ld);
 }
 
-void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
                  int64_t v_stride, int64_t n) {
+  R1_CHECK(v.type == DType::kF32 || v.type == DType::kF16, "KV cache type {}", dtype_name(v.type));
   active().attn_values(o, group, hd, w, ld, v, v_stride, n);
 }
 

@@ -95,14 +95,24 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += a · x[i], one fused multiply-add per element.
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 
+// Values of the KV cache as the attention ops read them: f32, or f16 (half the bytes; each value
+// enters the arithmetic as its exact f32 conversion). at(i) is the view i elements further on.
+struct KvSpan {
+  const void* data = nullptr;
+  DType type = DType::kF32;  // kF32 or kF16
+  KvSpan at(int64_t elems) const {
+    return {static_cast<const uint8_t*>(data) + elems * (type == DType::kF16 ? 2 : 4), type};
+  }
+};
+
 // Attention of the `group` query heads that share one KV head (q + j*hd, j < group) over n cache
-// slots k_stride / v_stride floats apart, bit for bit as the loops of dot_f32 / axpy_f32 they
-// replace (one pass over each slot serves the whole group):
+// slots k_stride / v_stride elements apart, bit for bit as the loops of dot_f32 / axpy_f32 they
+// replace (one pass over each slot serves the whole group), with k and v taken as f32 values:
 //   s[j*ld + p] = dot_f32(q + j*hd, k + p*k_stride, hd) * scale
 //   for p = 0..n-1 in order: axpy_f32(o + j*hd, w[j*ld + p], v + p*v_stride, hd)
-void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
+void attn_scores(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
                  float scale, float* s, int64_t ld);
-void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
                  int64_t v_stride, int64_t n);
 
 // Row `row` of a weight matrix converted to f32 (embedding lookup, debugging). Block types use

@@ -107,16 +107,43 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
-void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
-                 float scale, float* s, int64_t ld) noexcept {
-  for (int64_t p = 0; p < n; ++p)
-    for (int64_t j = 0; j < group; ++j) s[j * ld + p] = dot_f32(q + j * hd, k + p * k_stride, hd) * scale;
+// The cache values of a KvSpan as exact f32, one element type per instantiation.
+inline float kv_value(const float* p, int64_t i) { return p[i]; }
+inline float kv_value(const uint16_t* p, int64_t i) { return f16_to_f32(p[i]); }
+
+template <typename E>
+void attn_scores_typed(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
+                       float scale, float* s, int64_t ld) noexcept {
+  for (int64_t p = 0; p < n; ++p) {
+    const E* kp = k + p * k_stride;
+    for (int64_t j = 0; j < group; ++j)
+      s[j * ld + p] = dot_contract(q + j * hd, [kp](int64_t i) { return kv_value(kp, i); }, hd) * scale;
+  }
 }
 
-void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
-                 int64_t v_stride, int64_t n) noexcept {
+template <typename E>
+void attn_values_typed(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
+                       int64_t v_stride, int64_t n) noexcept {
   for (int64_t p = 0; p < n; ++p)
-    for (int64_t j = 0; j < group; ++j) axpy_f32(o + j * hd, w[j * ld + p], v + p * v_stride, hd);
+    for (int64_t j = 0; j < group; ++j)
+      for (int64_t i = 0; i < hd; ++i)
+        o[j * hd + i] = std::fma(w[j * ld + p], kv_value(v + p * v_stride, i), o[j * hd + i]);
+}
+
+void attn_scores(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld) noexcept {
+  if (k.type == DType::kF16)
+    attn_scores_typed(q, group, hd, static_cast<const uint16_t*>(k.data), k_stride, n, scale, s, ld);
+  else
+    attn_scores_typed(q, group, hd, static_cast<const float*>(k.data), k_stride, n, scale, s, ld);
+}
+
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
+                 int64_t v_stride, int64_t n) noexcept {
+  if (v.type == DType::kF16)
+    attn_values_typed(o, group, hd, w, ld, static_cast<const uint16_t*>(v.data), v_stride, n);
+  else
+    attn_values_typed(o, group, hd, w, ld, static_cast<const float*>(v.data), v_stride, n);
 }
 
 void dequantize_row(const WeightView& w, int64_t row, float* out) noexcept {

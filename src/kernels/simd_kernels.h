@@ -432,35 +432,52 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
 
 // Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
 // positions reduced together; each output element takes one fma per position in position order.
-void attn_scores(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride, int64_t n,
-                 float scale, float* s, int64_t ld) noexcept {
+// Cache values are f32 or f16 (converted exactly on load).
+R1_SIMD_INLINE V16 kv_load(const float* p) { return load(p); }
+R1_SIMD_INLINE V16 kv_load(const uint16_t* p) { return load_f16(p); }
+R1_SIMD_INLINE V16 kv_load_n(const float* p, int n) { return load_n(p, n); }
+R1_SIMD_INLINE V16 kv_load_n(const uint16_t* p, int n) { return load_f16_n(p, n); }
+
+template <typename E>
+float kv_dot(const float* a, const E* b, int64_t n) noexcept {
+  V16 acc = zero();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = fma(load(a + i), kv_load(b + i), acc);
+  if (i < n) acc = fma(load_n(a + i, int(n - i)), kv_load_n(b + i, int(n - i)), acc);
+  return reduce(acc);
+}
+
+template <typename E>
+void attn_scores_typed(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
+                       float scale, float* s, int64_t ld) noexcept {
   const __m128 sv = _mm_set1_ps(scale);
   int64_t p = 0;
   for (; p + 4 <= n; p += 4) {
-    const float* k0 = k + p * k_stride;
-    const float* kp[4] = {k0, k0 + k_stride, k0 + 2 * k_stride, k0 + 3 * k_stride};
+    const E* k0 = k + p * k_stride;
+    const E* kp[4] = {k0, k0 + k_stride, k0 + 2 * k_stride, k0 + 3 * k_stride};
     for (int64_t j = 0; j < group; ++j) {
       const float* qj = q + j * hd;
       V16 acc[4] = {zero(), zero(), zero(), zero()};
       int64_t i = 0;
       for (; i + 16 <= hd; i += 16) {
         const V16 qv = load(qj + i);
-        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, load(kp[r] + i), acc[r]);
+        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, kv_load(kp[r] + i), acc[r]);
       }
       if (i < hd) {
         const int c = int(hd - i);
         const V16 qv = load_n(qj + i, c);
-        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, load_n(kp[r] + i, c), acc[r]);
+        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, kv_load_n(kp[r] + i, c), acc[r]);
       }
       _mm_storeu_ps(s + j * ld + p, _mm_mul_ps(reduce4(acc[0], acc[1], acc[2], acc[3]), sv));
     }
   }
   for (; p < n; ++p)
-    for (int64_t j = 0; j < group; ++j) s[j * ld + p] = dot_f32(q + j * hd, k + p * k_stride, hd) * scale;
+    for (int64_t j = 0; j < group; ++j) s[j * ld + p] = kv_dot(q + j * hd, k + p * k_stride, hd) * scale;
 }
 
-void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
-                 int64_t v_stride, int64_t n) noexcept {
+template <typename E>
+void attn_values_typed(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
+                       int64_t v_stride, int64_t n) noexcept {
   constexpr int64_t kTile = 4;  // output vectors held in registers across the positions
   for (int64_t j = 0; j < group; ++j) {
     float* oj = o + j * hd;
@@ -471,18 +488,34 @@ void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld
       R1_UNROLL for (int c = 0; c < kTile; ++c) acc[c] = load(oj + i + 16 * c);
       for (int64_t p = 0; p < n; ++p) {
         const V16 wv = set1(wj[p]);
-        const float* vp = v + p * v_stride + i;
-        R1_UNROLL for (int c = 0; c < kTile; ++c) acc[c] = fma(wv, load(vp + 16 * c), acc[c]);
+        const E* vp = v + p * v_stride + i;
+        R1_UNROLL for (int c = 0; c < kTile; ++c) acc[c] = fma(wv, kv_load(vp + 16 * c), acc[c]);
       }
       R1_UNROLL for (int c = 0; c < kTile; ++c) store(oj + i + 16 * c, acc[c]);
     }
     for (; i < hd; i += 16) {
       const int c = int(min_of<int64_t>(16, hd - i));
       V16 acc = load_n(oj + i, c);
-      for (int64_t p = 0; p < n; ++p) acc = fma(set1(wj[p]), load_n(v + p * v_stride + i, c), acc);
+      for (int64_t p = 0; p < n; ++p) acc = fma(set1(wj[p]), kv_load_n(v + p * v_stride + i, c), acc);
       store_n(oj + i, acc, c);
     }
   }
+}
+
+void attn_scores(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld) noexcept {
+  if (k.type == DType::kF16)
+    attn_scores_typed(q, group, hd, static_cast<const uint16_t*>(k.data), k_stride, n, scale, s, ld);
+  else
+    attn_scores_typed(q, group, hd, static_cast<const float*>(k.data), k_stride, n, scale, s, ld);
+}
+
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
+                 int64_t v_stride, int64_t n) noexcept {
+  if (v.type == DType::kF16)
+    attn_values_typed(o, group, hd, w, ld, static_cast<const uint16_t*>(v.data), v_stride, n);
+  else
+    attn_values_typed(o, group, hd, w, ld, static_cast<const float*>(v.data), v_stride, n);
 }
 
 template <Wt D>

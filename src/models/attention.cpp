@@ -27,14 +27,14 @@ void gqa_attention(ThreadPool& pool, ConstMatView q, std::span<const RowPlace> r
     const RowPlace& place = rows[size_t(t)];
     const int32_t len = place.pos + 1;
     const float* qrow = q.row(t) + g * group * hd;
-    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, const float* s) {
-      attn_scores(qrow, group, hd, s + g * hd, width, n, shape.scale, sc + p, len);
+    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, KvSpan s) {
+      attn_scores(qrow, group, hd, s.at(g * hd), width, n, shape.scale, sc + p, len);
     });
     for (int64_t j = 0; j < group; ++j) softmax(sc + j * len, len);
     float* o = out.row(t) + g * group * hd;
     std::memset(o, 0, sizeof(float) * size_t(group * hd));
-    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, const float* s) {
-      attn_values(o, group, hd, sc + p, len, s + v_offset + g * hd, width, n);
+    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, KvSpan s) {
+      attn_values(o, group, hd, sc + p, len, s.at(v_offset + g * hd), width, n);
     });
   });
 }

@@ -400,8 +400,7 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
     rms_norm(row, a.kv_norm.data(), eps, R, row);
     rope_interleaved(row + R, c, s, rope);                              // k_pe is shared by all heads
     for (int64_t hh = 0; hh < H; ++hh) rope_interleaved(q.row(t) + hh * qk + nope, c, s, rope);  // q_pe
-    float* slot = s_.seqs[size_t(t)]->slot(kv, layer, s_.positions[size_t(t)]);
-    std::copy(row, row + kv_width, slot);
+    s_.seqs[size_t(t)]->store(kv, layer, s_.positions[size_t(t)], row);
   }
 
   // q_abs[t, h, :] = q_nope[t, h, :] · wkv_b[h, :nope, :]                q_abs: [T, H, R]
@@ -450,15 +449,15 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
     for (int64_t j = 0; j < nh; ++j) std::copy_n(q.row(t) + (h0 + j) * qk + nope, rope, qpe + j * rope);
     const float* qa = s_.q_abs.data() + (t * H + h0) * R;
     float* lat = s_.latent.data() + (t * H + h0) * R;
-    seq->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, const float* slot) {
+    seq->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, KvSpan slot) {
       attn_scores(qa, nh, R, slot, kv_width, n, 1.0f, sc + p, len);
-      attn_scores(qpe, nh, rope, slot + R, kv_width, n, 1.0f, pe + p, len);
+      attn_scores(qpe, nh, rope, slot.at(R), kv_width, n, 1.0f, pe + p, len);
     });
     for (int64_t i = 0; i < nh * len; ++i) sc[i] = (sc[i] + pe[i]) * scale;
     for (int64_t j = 0; j < nh; ++j) softmax(sc + j * len, len);
     std::fill(lat, lat + nh * R, 0.0f);
     seq->for_each_run(kv, layer, len,
-                      [&](int32_t p, int32_t n, const float* slot) { attn_values(lat, nh, R, sc + p, len, slot, kv_width, n); });
+                      [&](int32_t p, int32_t n, KvSpan slot) { attn_values(lat, nh, R, sc + p, len, slot, kv_width, n); });
   });
 
   // o[t, h, :] = latent[t, h, :] · wkv_b[h, nope:, :]ᵀ                    o: [T, H * v]

@@ -1,20 +1,35 @@
 // Page allocation for the KV cache.
 #include "models/kv_cache.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace r1 {
 
-KvCache::KvCache(KvLayout layout, int64_t capacity_tokens, int page_size)
-    : layout_(layout), page_size_(page_size) {
+KvCache::KvCache(KvLayout layout, int64_t capacity_tokens, int page_size, DType type)
+    : layout_(layout), page_size_(page_size), type_(type) {
   R1_CHECK(page_size > 0 && layout.n_layers > 0 && layout.width > 0);
+  R1_CHECK(type == DType::kF32 || type == DType::kF16, "KV cache type {}: expected F32 or F16",
+           dtype_name(type));
   int64_t pages = (capacity_tokens + page_size - 1) / page_size;
   if (pages < 1) pages = 1;
+  const int64_t values = pages * page_size * layout.width;
   layers_.resize(size_t(layout.n_layers));
-  for (auto& l : layers_) l.resize(size_t(pages * page_size * layout.width));
+  for (auto& l : layers_) l.resize(size_t(type == DType::kF16 ? (values + 1) / 2 : values));
   refs_.assign(size_t(pages), 0);
   free_.reserve(size_t(pages));
   for (int64_t p = pages - 1; p >= 0; --p) free_.push_back(int32_t(p));
+}
+
+void KvCache::store(int layer, int32_t page, int offset, const float* values) {
+  void* dst = const_cast<void*>(span(layer, page, offset).data);
+  if (type_ == DType::kF16) {
+    auto* h = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < layout_.width; ++i) h[i] = f32_to_f16(values[i]);
+  } else {
+    std::copy(values, values + layout_.width, static_cast<float*>(dst));
+  }
 }
 
 std::optional<int32_t> KvCache::alloc_page() {

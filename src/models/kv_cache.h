@@ -1,5 +1,6 @@
 // Paged KV cache shared by all sequences: fixed-size pages of `page_size` token slots, each slot
-// holding `width` f32 values per layer (dense attention: K and V of every KV head; MLA: the
+// holding `width` values per layer, stored as f32 or as f16 (half the memory and the bytes decode
+// reads; values are rounded to nearest-even on store) (dense attention: K and V of every KV head; MLA: the
 // compressed latent plus the roped key). Pages are reference counted so sequences can share a
 // cached prompt prefix.
 #pragma once
@@ -9,39 +10,51 @@
 #include <optional>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/tensor.h"
+#include "kernels/ops.h"
 
 namespace r1 {
 
 struct KvLayout {
   int n_layers = 0;
-  int64_t width = 0;  // f32 values stored per token and layer
+  int64_t width = 0;  // values stored per token and layer
 };
 
 class KvCache {
  public:
-  // Room for `capacity_tokens` tokens in total (rounded up to whole pages).
-  KvCache(KvLayout layout, int64_t capacity_tokens, int page_size = 16);
+  // Room for `capacity_tokens` tokens in total (rounded up to whole pages); type kF32 or kF16.
+  KvCache(KvLayout layout, int64_t capacity_tokens, int page_size = 16, DType type = DType::kF32);
 
   const KvLayout& layout() const { return layout_; }
   int page_size() const { return page_size_; }
+  DType type() const { return type_; }
+  int64_t elem_bytes() const { return type_ == DType::kF16 ? 2 : 4; }
   int64_t n_pages() const { return int64_t(refs_.size()); }
   int64_t free_pages() const { return int64_t(free_.size()); }
-  uint64_t bytes() const { return uint64_t(n_pages()) * page_size_ * layout_.width * layout_.n_layers * 4; }
+  uint64_t bytes() const {
+    return uint64_t(n_pages()) * page_size_ * layout_.width * layout_.n_layers * uint64_t(elem_bytes());
+  }
 
   std::optional<int32_t> alloc_page();
   void retain(int32_t page) { ++refs_[size_t(page)]; }
   void release(int32_t page);
   int32_t refs(int32_t page) const { return refs_[size_t(page)]; }
 
-  float* slot(int layer, int32_t page, int offset) {
-    return layers_[size_t(layer)].data() + (int64_t(page) * page_size_ + offset) * layout_.width;
+  // Writes the `width` values of one slot (rounded to the cache type).
+  void store(int layer, int32_t page, int offset, const float* values);
+  // The slot's values; the slots after it in the page follow `width` elements apart.
+  KvSpan span(int layer, int32_t page, int offset) const {
+    return {reinterpret_cast<const uint8_t*>(layers_[size_t(layer)].data()) +
+                (int64_t(page) * page_size_ + offset) * layout_.width * elem_bytes(),
+            type_};
   }
 
  private:
   KvLayout layout_;
   int page_size_;
-  std::vector<FloatBuffer> layers_;
+  DType type_;
+  std::vector<FloatBuffer> layers_;  // raw storage of each layer's slots (f32 or f16 values)
   std::vector<int32_t> refs_;
   std::vector<int32_t> free_;
 };
@@ -54,18 +67,18 @@ class KvSeq {
 
   // Makes room for `tokens` more tokens; false (nothing changed) if the cache has no free pages.
   bool reserve(KvCache& cache, int32_t tokens);
-  // Slot of position `pos` (< capacity) in `layer`.
-  float* slot(KvCache& cache, int layer, int32_t pos) const {
-    return cache.slot(layer, pages_[size_t(pos / cache.page_size())], pos % cache.page_size());
+  // Writes the values of position `pos` (< capacity) in `layer`.
+  void store(KvCache& cache, int layer, int32_t pos, const float* values) const {
+    cache.store(layer, pages_[size_t(pos / cache.page_size())], pos % cache.page_size(), values);
   }
-  // fn(pos, n, slot) for each run of consecutive slots (the part of one page) that holds positions
-  // [0, len) of `layer`: slot is position pos, the run's next slots follow width floats apart.
+  // fn(pos, n, span) for each run of consecutive slots (the part of one page) that holds positions
+  // [0, len) of `layer`: span is position pos, the run's next slots follow width elements apart.
   template <typename F>
-  void for_each_run(KvCache& cache, int layer, int32_t len, F&& fn) const {
+  void for_each_run(const KvCache& cache, int layer, int32_t len, F&& fn) const {
     const int32_t page = cache.page_size();
     for (int32_t p = 0; p < len;) {
       const int32_t n = std::min(page - p % page, len - p);
-      fn(p, n, static_cast<const float*>(slot(cache, layer, p)));
+      fn(p, n, cache.span(layer, pages_[size_t(p / page)], p % page));
       p += n;
     }
   }

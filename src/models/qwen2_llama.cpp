@@ -285,8 +285,7 @@ void Qwen2Llama::attention(ThreadPool& pool, const Layer& layer, int l, KvCache&
       for (int64_t j = 0; j < cfg_.n_heads; ++j) rope(q.row(t) + j * hd, c, s, hd);
       for (int64_t j = 0; j < cfg_.n_kv_heads; ++j) rope(k.row(t) + j * hd, c, s, hd);
       const RowPlace& place = s_.rows[size_t(t)];
-      float* slot = place.kv->slot(kv, l, place.pos);   // cache slot: [K | V]
-      std::copy(k.row(t), k.row(t) + 2 * kv_dim, slot);
+      place.kv->store(kv, l, place.pos, k.row(t));   // cache slot: [K | V]
     }
   });
   MatView attn{s_.attn.data(), T, q_dim, q_dim};

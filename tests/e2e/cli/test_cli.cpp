@@ -123,6 +123,12 @@ TEST(CliRun, RawCompletionAndErrors) {
   r = r1("run --model " + dir + " --prompt x --stop a --stop b --stop c --stop d --stop e");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("at most 4"), std::string::npos) << r.err;
+  r = r1("run --model " + dir + " --raw --prompt 'once upon' --max-tokens 5 --temperature 0 --kv-type f16 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["usage"]["completion_tokens"], 5);
+  r = r1("run --model " + dir + " --prompt x --kv-type q4");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--kv-type"), std::string::npos) << r.err;
 }
 
 // A pseudo-terminal session with `r1 chat`.

@@ -65,10 +65,11 @@ bool judge(const std::string& answer, const Completion& c) {
 }
 
 // Greedy completions of `problems` by the engine (2 threads, 16 sequences at a time).
-std::vector<Completion> complete(const std::vector<Problem>& problems) {
+std::vector<Completion> complete(const std::vector<Problem>& problems, DType kv_type) {
   auto bundle = load_bundle(model_dir());
   // every problem is queued at once, so the queue must hold them all
-  Engine engine(bundle, {.threads = 2, .ctx_size = 1024, .parallel = 16, .max_queue = problems.size()});
+  Engine engine(bundle, {.threads = 2, .ctx_size = 1024, .parallel = 16, .kv_type = kv_type,
+                         .max_queue = problems.size()});
   std::mutex m;
   std::condition_variable cv;
   size_t done = 0;
@@ -105,8 +106,8 @@ std::vector<Completion> complete(const std::vector<Problem>& problems) {
 
 // Runs `problems`, prints accuracy per kind, returns the number judged correct; every completion
 // must be well formed (non-empty reasoning and answer, stopped by end-of-sequence).
-int run_and_judge(const std::vector<Problem>& problems) {
-  std::vector<Completion> got = complete(problems);
+int run_and_judge(const std::vector<Problem>& problems, DType kv_type = DType::kF32) {
+  std::vector<Completion> got = complete(problems, kv_type);
   std::map<std::string, std::pair<int, int>> per_kind;
   int correct = 0;
   for (size_t i = 0; i < problems.size(); ++i) {
@@ -154,6 +155,14 @@ TEST(TinyR1, HeldOutHundredThroughEngine) {
   std::vector<Problem> first(all.begin(), all.begin() + 100);
   int correct = run_and_judge(first);
   EXPECT_GE(correct, 90);
+}
+
+// The same hundred with the KV cache in f16 (keys and values rounded to half precision).
+TEST(TinyR1, HeldOutHundredWithF16Cache) {
+  std::vector<Problem> all = heldout();
+  ASSERT_EQ(all.size(), 1000u);
+  std::vector<Problem> first(all.begin(), all.begin() + 100);
+  EXPECT_GE(run_and_judge(first, DType::kF16), 90);
 }
 
 // All 1000 held-out problems (about 15 s; run with --gtest_also_run_disabled_tests) against the

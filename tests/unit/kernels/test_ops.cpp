@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernel_test_util.h"
@@ -104,14 +105,14 @@ TEST(Ops, AttentionRunsMatchDotAndAxpyLoops) {
         auto q = randn(group * hd, rng), kv = randn(n * stride, rng), o = randn(group * hd, rng);
         auto w = randn(group * ld, rng, 0.3f);
         check_all_isas("attn_scores", {q, kv, std::vector<float>(size_t(group * ld), 0.0f)},
-                       [&](std::vector<float*>& p) { attn_scores(p[0], group, hd, p[1] + 1, stride, n, 0.125f, p[2], ld); });
+                       [&](std::vector<float*>& p) { attn_scores(p[0], group, hd, {p[1] + 1}, stride, n, 0.125f, p[2], ld); });
         check_all_isas("attn_values", {o, w, kv},
-                       [&](std::vector<float*>& p) { attn_values(p[0], group, hd, p[1], ld, p[2] + 1, stride, n); });
+                       [&](std::vector<float*>& p) { attn_values(p[0], group, hd, p[1], ld, {p[2] + 1}, stride, n); });
         for (Isa isa : test::supported_isas()) {
           IsaScope scope(isa);
           std::vector<float> s(size_t(group * ld)), s_ref(s.size()), ov = o, ov_ref = o;
-          attn_scores(q.data(), group, hd, kv.data() + 1, stride, n, 0.125f, s.data(), ld);
-          attn_values(ov.data(), group, hd, w.data(), ld, kv.data() + 1, stride, n);
+          attn_scores(q.data(), group, hd, {kv.data() + 1}, stride, n, 0.125f, s.data(), ld);
+          attn_values(ov.data(), group, hd, w.data(), ld, {kv.data() + 1}, stride, n);
           for (int64_t p = 0; p < n; ++p)
             for (int64_t j = 0; j < group; ++j) {
               s_ref[size_t(j * ld + p)] = dot_f32(q.data() + j * hd, kv.data() + 1 + p * stride, hd) * 0.125f;
@@ -123,6 +124,39 @@ TEST(Ops, AttentionRunsMatchDotAndAxpyLoops) {
               << isa_name(isa) << " values group " << group << " hd " << hd << " n " << n;
         }
       }
+}
+
+// An f16 cache gives exactly what an f32 cache holding the same (f16-representable) values gives,
+// on every ISA: the halves are converted exactly and enter the same chains.
+TEST(Ops, AttentionOnF16CacheEqualsF32OfSameValues) {
+  std::mt19937 rng(29);
+  for (int64_t group : {1, 6, 8})
+    for (int64_t hd : {5, 16, 64, 72})
+      for (int64_t n : {1, 4, 5, 17}) {
+        const int64_t stride = 2 * hd + 3, ld = n + 2;
+        auto q = randn(group * hd, rng), kv = randn(n * stride + 1, rng, 3.0f), o = randn(group * hd, rng);
+        auto w = randn(group * ld, rng, 0.3f);
+        std::vector<uint16_t> kv16(kv.size());
+        for (size_t i = 0; i < kv.size(); ++i) {
+          kv16[i] = f32_to_f16(kv[i]);
+          kv[i] = f16_to_f32(kv16[i]);
+        }
+        for (Isa isa : test::supported_isas()) {
+          IsaScope scope(isa);
+          std::vector<float> s16(size_t(group * ld)), s32(s16.size()), o16 = o, o32 = o;
+          attn_scores(q.data(), group, hd, {kv16.data() + 1, DType::kF16}, stride, n, 0.125f, s16.data(), ld);
+          attn_scores(q.data(), group, hd, {kv.data() + 1, DType::kF32}, stride, n, 0.125f, s32.data(), ld);
+          attn_values(o16.data(), group, hd, w.data(), ld, {kv16.data() + 1, DType::kF16}, stride, n);
+          attn_values(o32.data(), group, hd, w.data(), ld, {kv.data() + 1, DType::kF32}, stride, n);
+          EXPECT_EQ(first_mismatch(s16.data(), s32.data(), int64_t(s16.size())), -1)
+              << isa_name(isa) << " scores group " << group << " hd " << hd << " n " << n;
+          EXPECT_EQ(first_mismatch(o16.data(), o32.data(), int64_t(o16.size())), -1)
+              << isa_name(isa) << " values group " << group << " hd " << hd << " n " << n;
+        }
+      }
+  // KvSpan::at steps by the element size.
+  const uint16_t h[4] = {0, 0, 0, 0};
+  EXPECT_EQ(KvSpan({h, DType::kF16}).at(3).data, static_cast<const void*>(h + 3));
 }
 
 // Extreme inputs take the same exp branches everywhere: overflow, underflow, NaN, infinities.
