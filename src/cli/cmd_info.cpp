@@ -54,7 +54,7 @@ int run_info(const InfoOptions& o) {
   j["bytes_per_token"] = info.bytes_per_token;
   j["kv_values_per_token_layer"] = info.kv_values_per_token_layer;
   j["kv_bytes_per_token_f32"] = kv_values * 4;
-  j["kv_bytes_per_token_bf16"] = kv_values * 2;
+  j["kv_bytes_per_token_f16"] = kv_values * 2;
   j["memory_bytes_at_ctx"] = {{"ctx", o.ctx}, {"bytes", info.weight_bytes + uint64_t(kv_values * 4 * o.ctx)}};
   if (o.json) {
     fmt::print("{}\n", j.dump(2));
@@ -70,8 +70,8 @@ int run_info(const InfoOptions& o) {
   fmt::print("tensors         {}{}\n", dtypes, info.has_weights ? "" : " (planned: config only)");
   fmt::print("weights         {}\n", human_bytes(double(info.weight_bytes)));
   fmt::print("read per token  {} of weights per decoded token\n", human_bytes(double(info.bytes_per_token)));
-  fmt::print("KV cache        {} values per token and layer; {} B per token in bf16, {} B in f32 (as r1 stores it)\n",
-             info.kv_values_per_token_layer, kv_values * 2, kv_values * 4);
+  fmt::print("KV cache        {} values per token and layer; {} B per token in f32 (default), {} B in f16 (--kv-type f16)\n",
+             info.kv_values_per_token_layer, kv_values * 4, kv_values * 2);
   fmt::print("memory          {} for weights + KV at {} tokens of context\n",
              human_bytes(double(info.weight_bytes + uint64_t(kv_values * 4 * o.ctx))), o.ctx);
   return 0;

@@ -1,7 +1,9 @@
 // Fork-join thread pool for the kernels. Kernels split output rows, never a reduction, so results
 // depend neither on the thread count nor on which thread computes a row: work is split statically
 // (thread i always gets the same slice) or, for memory-bound streams whose speed per thread varies
-// at run time, claimed in chunks from a shared counter.
+// at run time, claimed in chunks from a shared counter. Claimed work does not wait for a worker
+// that has not started when the caller runs out of chunks (on a machine with more runnable
+// threads than cores, a worker may not be scheduled for milliseconds): the job is closed to it.
 #pragma once
 
 #include <algorithm>
@@ -31,7 +33,7 @@ class ThreadPool {
       return;
     }
     auto thunk = [](void* ctx, int tid) { (*static_cast<F*>(ctx))(tid); };
-    dispatch(thunk, &fn);
+    dispatch(thunk, &fn, /*workers_optional=*/false);
   }
 
   // Splits [0, n) into size() contiguous chunks of near-equal length, fn(begin, end) per chunk.
@@ -68,7 +70,7 @@ class ThreadPool {
     }
     const int64_t per = std::max<int64_t>(1, units / (8 * int64_t(t)));
     std::atomic<int64_t> next{0};
-    run([&](int) {
+    run_claimed([&](int) {
       for (;;) {
         const int64_t u = next.fetch_add(per, std::memory_order_relaxed);
         if (u >= units) break;
@@ -87,7 +89,7 @@ class ThreadPool {
       return;
     }
     std::atomic<int64_t> next{0};
-    run([&](int tid) {
+    run_claimed([&](int tid) {
       for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n; i = next.fetch_add(1, std::memory_order_relaxed))
         fn(tid, i);
     });
@@ -97,7 +99,14 @@ class ThreadPool {
 
  private:
   using Thunk = void (*)(void*, int);
-  void dispatch(Thunk thunk, void* ctx);
+  // Like run(), for fn that only claims work from shared counters: the caller's own call claims
+  // everything left, so workers that have not entered by the time it returns are not waited for.
+  template <typename F>
+  void run_claimed(F&& fn) {
+    auto thunk = [](void* ctx, int tid) { (*static_cast<F*>(ctx))(tid); };
+    dispatch(thunk, &fn, /*workers_optional=*/true);
+  }
+  void dispatch(Thunk thunk, void* ctx, bool workers_optional);
   void worker(int tid);
 
   int n_threads_;
@@ -105,7 +114,10 @@ class ThreadPool {
   Thunk thunk_ = nullptr;
   void* ctx_ = nullptr;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  // The current job: its generation (high 32 bits) and the workers that entered it (low 32 bits;
+  // kClosed added when the caller closes it). A worker enters only the generation it woke for.
+  std::atomic<uint64_t> job_{0};
+  std::atomic<int> done_{0};  // workers that finished the current job
   std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
 };

@@ -1,6 +1,7 @@
 // The pool runs every thread once per call and splits ranges statically or in claimed chunks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -70,6 +71,28 @@ TEST(ThreadPool, DynamicItemsRunOnceWithValidThreadIds) {
       EXPECT_TRUE(tid_ok.load());
       for (auto& h : hits) EXPECT_EQ(h.load(), 1) << "threads " << threads << " n " << n;
     }
+  }
+}
+
+// More threads than cores: claimed jobs may close before some workers start, and the next job
+// (claimed or static) must still run correctly: a static run() calls every thread exactly once,
+// claimed chunks cover their range once.
+TEST(ThreadPool, ClaimedAndStaticJobsInterleavedOnMoreThreadsThanCores) {
+  const int threads = std::max(4, 2 * ThreadPool::hardware_threads());
+  ThreadPool pool(threads);
+  for (int rep = 0; rep < 300; ++rep) {
+    const int64_t n = 1 + rep % 97;
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    pool.parallel_for_dynamic(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << "rep " << rep;
+    std::vector<std::atomic<int>> calls(static_cast<size_t>(threads));
+    pool.run([&](int tid) { calls[size_t(tid)]++; });
+    for (auto& c : calls) ASSERT_EQ(c.load(), 1) << "rep " << rep;
+    std::atomic<int64_t> items{0};
+    pool.for_each_dynamic(n, [&](int, int64_t) { items++; });
+    ASSERT_EQ(items.load(), n);
   }
 }
 
