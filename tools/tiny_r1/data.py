@@ -224,24 +224,27 @@ def _digits(s):
 
 
 def compare_lines(a, b):
-    """Decides a vs b (a != b); returns (lines, larger)."""
+    """Decides a vs b (a != b) with `a` named first throughout: the verdict reads "a is larger/smaller
+    than b", so the questions' yes/no follows from one word next to a. Returns (lines, larger)."""
     sa, sb = str(a), str(b)
+    big = max(a, b)
+    rel = "larger" if big == a else "smaller"
     if len(sa) != len(sb):
-        big, small = (a, b) if len(sa) > len(sb) else (b, a)
-        return ["%s has %s and %s has %s, so %d is larger than %d."
-                % (sa, _digits(sa), sb, _digits(sb), big, small)], big
+        return ["%s has %s and %s has %s, so %d is %s than %d."
+                % (sa, _digits(sa), sb, _digits(sb), a, rel, b)], big
     lines = ["%s has %s and %s has %s, the same, so compare digits from the left."
              % (sa, _digits(sa), sb, _digits(sb))]
     while sa[0] == sb[0]:
         lines.append("%s vs %s: %s and %s are equal, next digit." % (sa, sb, sa[0], sb[0]))
         sa, sb = sa[1:], sb[1:]
-    big, small = (a, b) if sa[0] > sb[0] else (b, a)
-    hi, lo = (sa[0], sb[0]) if sa[0] > sb[0] else (sb[0], sa[0])
-    lines.append("%s vs %s: %s is more than %s, so %d is larger than %d." % (sa, sb, hi, lo, big, small))
+    lines.append("%s vs %s: %s is %s than %s, so %d is %s than %d."
+                 % (sa, sb, sa[0], "more" if big == a else "less", sb[0], a, rel, b))
     return lines, big
 
 
 def count_trace(word, letter):
+    """Spells the word first (the same line whatever the letter, so a word's spelling is learnt from
+    every question about it), then copies the letters numbering each match."""
     n = 0
     parts = []
     for ch in word:
@@ -250,8 +253,8 @@ def count_trace(word, letter):
             parts.append("%s(%d)" % (ch, n))
         else:
             parts.append(ch)
-    lines = ["Spell %s and number each %s:" % (word, letter),
-             " ".join(parts)]
+    lines = ["Spell %s: %s" % (word, " ".join(word)),
+             "Number each %s: %s" % (letter, " ".join(parts))]
     if n == 0:
         lines.append("There is no %s in %s, so the count is 0." % (letter, word))
     else:
@@ -422,18 +425,17 @@ def solve(kind, p):
         a, b, q = p["a"], p["b"], p["q"]
         lines, big = compare_lines(a, b)
         small = a + b - big
+        rel = "larger" if big == a else "smaller"
         if q == "larger":
             lines.append("The larger number is %d." % big)
             return lines, str(big)
         if q == "smaller":
             lines.append("The smaller number is %d." % small)
             return lines, str(small)
-        if q == "gt":
-            ans = "yes" if big == a else "no"
-            lines.append("The question asks if %d is greater than %d, so the answer is %s." % (a, b, ans))
-            return lines, ans
-        ans = "yes" if small == a else "no"
-        lines.append("The question asks if %d is less than %d, so the answer is %s." % (a, b, ans))
+        asked = "greater" if q == "gt" else "less"
+        ans = "yes" if (rel == "larger") == (q == "gt") else "no"
+        lines.append("The question asks if %d is %s than %d. %d is %s, so the answer is %s."
+                     % (a, asked, b, a, rel, ans))
         return lines, ans
     if kind == "count":
         return count_trace(p["word"], p["letter"])
