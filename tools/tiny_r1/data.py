@@ -243,22 +243,17 @@ def compare_lines(a, b):
 
 
 def count_trace(word, letter):
-    """Spells the word first (the same line whatever the letter, so a word's spelling is learnt from
-    every question about it), then copies the letters numbering each match."""
+    """Spells the word with each letter's position (the same line whatever the letter, so a word's
+    spelling is learnt from every question about it), then checks the letters one at a time: each
+    step copies the letter after the next position number, a key that occurs once in the line."""
+    lines = ["Spell %s: %s" % (word, " ".join("%d %s" % (i + 1, ch) for i, ch in enumerate(word))),
+             "Check each letter against %s:" % letter]
     n = 0
-    parts = []
-    for ch in word:
+    for i, ch in enumerate(word):
         if ch == letter:
             n += 1
-            parts.append("%s(%d)" % (ch, n))
-        else:
-            parts.append(ch)
-    lines = ["Spell %s: %s" % (word, " ".join(word)),
-             "Number each %s: %s" % (letter, " ".join(parts))]
-    if n == 0:
-        lines.append("There is no %s in %s, so the count is 0." % (letter, word))
-    else:
-        lines.append("The last %s is number %d, so %s appears %d time%s." % (letter, n, letter, n, "" if n == 1 else "s"))
+        lines.append("%d %s %s, count %d" % (i + 1, ch, "yes" if ch == letter else "no", n))
+    lines.append("All %d letters checked, so %s appears %d time%s." % (len(word), letter, n, "" if n == 1 else "s"))
     return lines, str(n)
 
 
