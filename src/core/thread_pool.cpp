@@ -14,7 +14,7 @@ namespace r1 {
 
 namespace {
 constexpr int kSpinIterations = 20000;  // ~50-100 µs before sleeping
-constexpr int kWaitSpins = 4000;        // the caller's wait for workers before it yields
+constexpr int kWaitSpins = 200000;      // ~10 ms: the caller's wait for workers before it yields
 constexpr uint64_t kGenMask = 0xffffffffu;
 constexpr uint64_t kCountMask = 0xffffffffu;
 constexpr uint64_t kClosed = uint64_t(1) << 24;  // added to the entered count: no worker enters
