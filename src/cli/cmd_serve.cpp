@@ -57,8 +57,9 @@ int run_serve(const ServeOptions& o) {
                                                             .max_batch_tokens = o.batch_tokens, .kv_tokens = o.kv_tokens, .kv_type = o.kv_type,
                                                             .prefix_cache = !o.no_prefix_cache, .max_queue = o.max_queue});
     srv.set_engine(engine);
-    std::fprintf(stderr, "r1 serve: ready — model '%s', %d threads, %d parallel sequences, context %ld\n", bundle->name.c_str(),
-                 o.threads, o.parallel, long(engine->ctx_size()));
+    std::fprintf(stderr, "r1 serve: ready — model '%s', %d threads, %d parallel sequences, context %ld, %s KV cache\n",
+                 bundle->name.c_str(), o.threads, o.parallel, long(engine->ctx_size()),
+                 o.kv_type == DType::kF16 ? "f16" : "f32");
   } catch (...) {
     if (!stopped) {
       pthread_kill(watcher.native_handle(), SIGTERM);

@@ -23,12 +23,12 @@ KvCache::KvCache(KvLayout layout, int64_t capacity_tokens, int page_size, DType 
 }
 
 void KvCache::store(int layer, int32_t page, int offset, const float* values) {
-  void* dst = const_cast<void*>(span(layer, page, offset).data);
+  uint8_t* dst = reinterpret_cast<uint8_t*>(layers_[size_t(layer)].data()) + slot_offset(page, offset);
   if (type_ == DType::kF16) {
-    auto* h = static_cast<uint16_t*>(dst);
+    auto* h = reinterpret_cast<uint16_t*>(dst);
     for (int64_t i = 0; i < layout_.width; ++i) h[i] = f32_to_f16(values[i]);
   } else {
-    std::copy(values, values + layout_.width, static_cast<float*>(dst));
+    std::copy(values, values + layout_.width, reinterpret_cast<float*>(dst));
   }
 }
 

@@ -1,8 +1,8 @@
 // Paged KV cache shared by all sequences: fixed-size pages of `page_size` token slots, each slot
-// holding `width` values per layer, stored as f32 or as f16 (half the memory and the bytes decode
-// reads; values are rounded to nearest-even on store) (dense attention: K and V of every KV head; MLA: the
-// compressed latent plus the roped key). Pages are reference counted so sequences can share a
-// cached prompt prefix.
+// holding `width` values per layer (dense attention: K and V of every KV head; MLA: the compressed
+// latent plus the roped key). Values are stored as f32, or as f16 (rounded to nearest-even on
+// store: half the memory and half the cache bytes a decode step reads). Pages are reference
+// counted so sequences can share a cached prompt prefix.
 #pragma once
 
 #include <algorithm>
@@ -45,12 +45,14 @@ class KvCache {
   void store(int layer, int32_t page, int offset, const float* values);
   // The slot's values; the slots after it in the page follow `width` elements apart.
   KvSpan span(int layer, int32_t page, int offset) const {
-    return {reinterpret_cast<const uint8_t*>(layers_[size_t(layer)].data()) +
-                (int64_t(page) * page_size_ + offset) * layout_.width * elem_bytes(),
-            type_};
+    return {reinterpret_cast<const uint8_t*>(layers_[size_t(layer)].data()) + slot_offset(page, offset), type_};
   }
 
  private:
+  int64_t slot_offset(int32_t page, int offset) const {  // in bytes
+    return (int64_t(page) * page_size_ + offset) * layout_.width * elem_bytes();
+  }
+
   KvLayout layout_;
   int page_size_;
   DType type_;
