@@ -40,11 +40,15 @@ struct KernelTable {
                        const MatView& y, int64_t o_begin, int64_t o_end) noexcept;
   // quantize_act_row of quant.h (the same bytes on every ISA).
   void (*quantize_act_row)(DType w, const float* x, int64_t cols, uint8_t* out) noexcept;
-  // attn_scores / attn_values of ops.h.
-  void (*attn_scores)(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
-                      float scale, float* s, int64_t ld) noexcept;
-  void (*attn_values)(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
-                      int64_t v_stride, int64_t n) noexcept;
+  // attn_scores / attn_values of ops.h, one entry per KV cache element type (f32, f16).
+  void (*attn_scores_f32)(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride,
+                          int64_t n, float scale, float* s, int64_t ld) noexcept;
+  void (*attn_scores_f16)(const float* q, int64_t group, int64_t hd, const uint16_t* k, int64_t k_stride,
+                          int64_t n, float scale, float* s, int64_t ld) noexcept;
+  void (*attn_values_f32)(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
+                          int64_t v_stride, int64_t n) noexcept;
+  void (*attn_values_f16)(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const uint16_t* v,
+                          int64_t v_stride, int64_t n) noexcept;
 };
 
 const KernelTable& scalar_table();

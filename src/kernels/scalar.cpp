@@ -112,8 +112,8 @@ inline float kv_value(const float* p, int64_t i) { return p[i]; }
 inline float kv_value(const uint16_t* p, int64_t i) { return f16_to_f32(p[i]); }
 
 template <typename E>
-void attn_scores_typed(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
-                       float scale, float* s, int64_t ld) noexcept {
+void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld) noexcept {
   for (int64_t p = 0; p < n; ++p) {
     const E* kp = k + p * k_stride;
     for (int64_t j = 0; j < group; ++j)
@@ -122,28 +122,12 @@ void attn_scores_typed(const float* q, int64_t group, int64_t hd, const E* k, in
 }
 
 template <typename E>
-void attn_values_typed(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
-                       int64_t v_stride, int64_t n) noexcept {
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
+                 int64_t v_stride, int64_t n) noexcept {
   for (int64_t p = 0; p < n; ++p)
     for (int64_t j = 0; j < group; ++j)
       for (int64_t i = 0; i < hd; ++i)
         o[j * hd + i] = std::fma(w[j * ld + p], kv_value(v + p * v_stride, i), o[j * hd + i]);
-}
-
-void attn_scores(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
-                 float scale, float* s, int64_t ld) noexcept {
-  if (k.type == DType::kF16)
-    attn_scores_typed(q, group, hd, static_cast<const uint16_t*>(k.data), k_stride, n, scale, s, ld);
-  else
-    attn_scores_typed(q, group, hd, static_cast<const float*>(k.data), k_stride, n, scale, s, ld);
-}
-
-void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
-                 int64_t v_stride, int64_t n) noexcept {
-  if (v.type == DType::kF16)
-    attn_values_typed(o, group, hd, w, ld, static_cast<const uint16_t*>(v.data), v_stride, n);
-  else
-    attn_values_typed(o, group, hd, w, ld, static_cast<const float*>(v.data), v_stride, n);
 }
 
 void dequantize_row(const WeightView& w, int64_t row, float* out) noexcept {
@@ -258,7 +242,8 @@ const KernelTable& scalar_table() {
       dequantize_row,   rms_norm,      silu_mul, softmax,
       add_inplace,      scale_inplace, argmax,   rope_neox,
       rope_interleaved, read_stream,   fma_loop, 16,
-      qmatmul_rows_reference, quantize_act_row, attn_scores, attn_values,
+      qmatmul_rows_reference, quantize_act_row,
+      attn_scores<float>, attn_scores<uint16_t>, attn_values<float>, attn_values<uint16_t>,
   };
   return table;
 }

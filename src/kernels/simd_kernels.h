@@ -412,27 +412,8 @@ void matmul_rows(const ConstMatView& x, const WeightView& w, const MatView& y, i
 // ---------------------------------------------------------------------------------------------
 // Vector ops.
 
-float dot_f32(const float* a, const float* b, int64_t n) noexcept {
-  V16 acc = zero();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = fma(load(a + i), load(b + i), acc);
-  if (i < n) acc = fma(load_n(a + i, int(n - i)), load_n(b + i, int(n - i)), acc);
-  return reduce(acc);
-}
-
-void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
-  V16 av = set1(a);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) store(y + i, fma(av, load(x + i), load(y + i)));
-  if (i < n) {
-    int c = int(n - i);
-    store_n(y + i, fma(av, load_n(x + i, c), load_n(y + i, c)), c);
-  }
-}
-
-// Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
-// positions reduced together; each output element takes one fma per position in position order.
-// Cache values are f32 or f16 (converted exactly on load).
+// Dot products of f32 with f32 or f16 values (the KV cache's element types; halves converted
+// exactly on load), in the contract order.
 R1_SIMD_INLINE V16 kv_load(const float* p) { return load(p); }
 R1_SIMD_INLINE V16 kv_load(const uint16_t* p) { return load_f16(p); }
 R1_SIMD_INLINE V16 kv_load_n(const float* p, int n) { return load_n(p, n); }
@@ -447,9 +428,24 @@ float kv_dot(const float* a, const E* b, int64_t n) noexcept {
   return reduce(acc);
 }
 
+float dot_f32(const float* a, const float* b, int64_t n) noexcept { return kv_dot(a, b, n); }
+
+void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
+  V16 av = set1(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store(y + i, fma(av, load(x + i), load(y + i)));
+  if (i < n) {
+    int c = int(n - i);
+    store_n(y + i, fma(av, load_n(x + i, c), load_n(y + i, c)), c);
+  }
+}
+
+// Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
+// positions reduced together; each output element takes one fma per position in position order.
+// Cache values are f32 or f16 (converted exactly on load).
 template <typename E>
-void attn_scores_typed(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
-                       float scale, float* s, int64_t ld) noexcept {
+void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
+                 float scale, float* s, int64_t ld) noexcept {
   const __m128 sv = _mm_set1_ps(scale);
   int64_t p = 0;
   for (; p + 4 <= n; p += 4) {
@@ -476,8 +472,8 @@ void attn_scores_typed(const float* q, int64_t group, int64_t hd, const E* k, in
 }
 
 template <typename E>
-void attn_values_typed(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
-                       int64_t v_stride, int64_t n) noexcept {
+void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
+                 int64_t v_stride, int64_t n) noexcept {
   constexpr int64_t kTile = 4;  // output vectors held in registers across the positions
   for (int64_t j = 0; j < group; ++j) {
     float* oj = o + j * hd;
@@ -500,22 +496,6 @@ void attn_values_typed(float* o, int64_t group, int64_t hd, const float* w, int6
       store_n(oj + i, acc, c);
     }
   }
-}
-
-void attn_scores(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_stride, int64_t n,
-                 float scale, float* s, int64_t ld) noexcept {
-  if (k.type == DType::kF16)
-    attn_scores_typed(q, group, hd, static_cast<const uint16_t*>(k.data), k_stride, n, scale, s, ld);
-  else
-    attn_scores_typed(q, group, hd, static_cast<const float*>(k.data), k_stride, n, scale, s, ld);
-}
-
-void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
-                 int64_t v_stride, int64_t n) noexcept {
-  if (v.type == DType::kF16)
-    attn_values_typed(o, group, hd, w, ld, static_cast<const uint16_t*>(v.data), v_stride, n);
-  else
-    attn_values_typed(o, group, hd, w, ld, static_cast<const float*>(v.data), v_stride, n);
 }
 
 template <Wt D>
@@ -711,7 +691,8 @@ const KernelTable& table() {
       kIsa,      matmul_rows, dot_f32,          axpy_f32,         dequantize_row,
       rms_norm,  silu_mul,    softmax,          add_inplace,      scale_inplace,
       argmax,    rope_neox,   rope_interleaved, read_stream_impl, fma_loop,
-      kRowGrain, qmatmul_rows,     quantize_act_row, attn_scores,      attn_values,
+      kRowGrain, qmatmul_rows,     quantize_act_row,
+      attn_scores<float>, attn_scores<uint16_t>, attn_values<float>, attn_values<uint16_t>,
   };
   return t;
 }
