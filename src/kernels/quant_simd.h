@@ -437,6 +437,40 @@ struct KPanelBlock {
   float d[kKPanelCols], dmin[kKPanelCols];
 };
 
+// r[k] lane c ← r[c] lane k.
+R1_SIMD_INLINE void transpose8x8(__m256i (&r)[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  // u[4i + k], 128-bit half L: rows 4i .. 4i+3 of column 4L + k
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+    u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+    u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2x128_si256(u[k], u[4 + k], 0x20);
+    r[4 + k] = _mm256_permute2x128_si256(u[k], u[4 + k], 0x31);
+  }
+}
+// codes[g][4c + i] = q[c][4g + i]: the [16][G] int32 matrix of the rows' groups, transposed, in
+// 8 x 8 tiles (AVX2, and AVX-512 for G = 8).
+template <int G>
+R1_SIMD_INLINE void interleave_codes8(const uint8_t (*q)[4 * G], uint8_t (*codes)[4 * kKPanelCols]) {
+  static_assert(G % 8 == 0);
+  for (int g0 = 0; g0 < G; g0 += 8) {
+    for (int c0 = 0; c0 < kKPanelCols; c0 += 8) {
+      __m256i r[8];
+      for (int c = 0; c < 8; ++c) r[c] = loadu256(q[c0 + c] + 4 * g0);
+      transpose8x8(r);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes[g0 + k] + 4 * c0), r[k]);
+    }
+  }
+}
+
 // 16 int32 lanes: one __m512i, or two __m256i on AVX2 (the same lane order).
 #if defined(__AVX512F__)
 struct I16 {
@@ -465,6 +499,46 @@ constexpr bool kSignedQ8Panel = false;
 R1_SIMD_INLINE I16 iset1(int32_t x) { return {_mm512_set1_epi32(x)}; }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm512_cvtepi32_ps(a.v)}; }
 constexpr int kKPanelRows = 4;
+R1_SIMD_INLINE void istore(void* p, I16 v) { _mm512_storeu_si512(p, v.v); }
+R1_SIMD_INLINE I16 ibyte(I16 v, int i) { return {_mm512_and_si512(_mm512_srli_epi32(v.v, 8 * i), _mm512_set1_epi32(255))}; }
+R1_SIMD_INLINE I16 ibyte_signed(I16 v, int i) { return {_mm512_srai_epi32(_mm512_slli_epi32(v.v, 24 - 8 * i), 24)}; }
+R1_SIMD_INLINE I16 ipair16(I16 lo, I16 hi) {
+  return {_mm512_or_si512(_mm512_and_si512(lo.v, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(hi.v, 16))};
+}
+// r[k] lane c ← r[c] lane k.
+R1_SIMD_INLINE void transpose16x16(__m512i (&r)[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  // u[4i + k], 128-bit lane L: rows 4i .. 4i+3 of column 4L + k
+  for (int i = 0; i < 16; i += 4) {
+    u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i v = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88), w = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xdd);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x88), w2 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xdd);
+    r[k] = _mm512_shuffle_i32x4(v, v2, 0x88);
+    r[4 + k] = _mm512_shuffle_i32x4(w, w2, 0x88);
+    r[8 + k] = _mm512_shuffle_i32x4(v, v2, 0xdd);
+    r[12 + k] = _mm512_shuffle_i32x4(w, w2, 0xdd);
+  }
+}
+// codes[g][4c + i] = q[c][4g + i]: the [16][G] int32 matrix of the rows' groups, transposed.
+template <int G>
+R1_SIMD_INLINE void interleave_codes(const uint8_t (*q)[4 * G], uint8_t (*codes)[4 * kKPanelCols]) {
+  if constexpr (G % 16 != 0) return interleave_codes8<G>(q, codes);
+  for (int g0 = 0; g0 < G; g0 += 16) {
+    __m512i r[16];
+    for (int c = 0; c < 16; ++c) r[c] = _mm512_loadu_si512(q[c] + 4 * g0);
+    transpose16x16(r);
+    for (int k = 0; k < 16; ++k) _mm512_storeu_si512(codes[g0 + k], r[k]);
+  }
+}
 #else
 struct I16 {
   __m256i lo, hi;
@@ -503,6 +577,26 @@ R1_SIMD_INLINE I16 iset1(int32_t x) {
   return {v, v};
 }
 constexpr int kKPanelRows = 2;
+R1_SIMD_INLINE void istore(void* p, I16 v) {
+  _mm256_storeu_si256(static_cast<__m256i*>(p), v.lo);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint8_t*>(p) + 32), v.hi);
+}
+R1_SIMD_INLINE I16 ibyte(I16 v, int i) {
+  const __m256i m = _mm256_set1_epi32(255);
+  return {_mm256_and_si256(_mm256_srli_epi32(v.lo, 8 * i), m), _mm256_and_si256(_mm256_srli_epi32(v.hi, 8 * i), m)};
+}
+R1_SIMD_INLINE I16 ibyte_signed(I16 v, int i) {
+  return {_mm256_srai_epi32(_mm256_slli_epi32(v.lo, 24 - 8 * i), 24), _mm256_srai_epi32(_mm256_slli_epi32(v.hi, 24 - 8 * i), 24)};
+}
+R1_SIMD_INLINE I16 ipair16(I16 lo, I16 hi) {
+  const __m256i m = _mm256_set1_epi32(0xffff);
+  return {_mm256_or_si256(_mm256_and_si256(lo.lo, m), _mm256_slli_epi32(hi.lo, 16)),
+          _mm256_or_si256(_mm256_and_si256(lo.hi, m), _mm256_slli_epi32(hi.hi, 16))};
+}
+template <int G>
+R1_SIMD_INLINE void interleave_codes(const uint8_t (*q)[4 * G], uint8_t (*codes)[4 * kKPanelCols]) {
+  interleave_codes8<G>(q, codes);
+}
 #endif
 
 // The 256 codes of one super-block in element order (as quant.cpp's reference reads them), with
@@ -540,34 +634,53 @@ void unpack_codes(DType t, const uint8_t* blk, uint8_t* q) {
   }
 }
 
-// Panel of weight rows [o0, o0 + n) (n <= 16; missing columns are zero) for nb super-blocks.
+// Panel of weight rows [o0, o0 + n) (n <= 16; missing columns are zero) for nb super-blocks: per
+// block, the 16 rows' codes are unpacked side by side and transposed in 4-byte groups; their
+// scale bytes likewise, four to an int32 lane, and spread to one int32 per scale.
 void pack_k_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, KPanelBlock* panel) {
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes(), bb = rb / nb;
   const bool q6 = w.dtype == DType::kQ6_K;
-  if (n < kKPanelCols) std::memset(static_cast<void*>(panel), 0, size_t(nb) * sizeof(KPanelBlock));
-  alignas(64) uint8_t q[kQK_K];
-  for (int64_t c = 0; c < n; ++c) {
-    for (int64_t b = 0; b < nb; ++b) {
+  alignas(64) uint8_t q[kKPanelCols][kQK_K];
+  alignas(64) uint8_t scales[kKPanelCols][16];  // Q4_K / Q5_K: sc0..7, m0..7; Q6_K: its 16 int8 scales
+  alignas(64) int32_t words[4][kKPanelCols];    // [k][c] = bytes 4k .. 4k+3 of scales[c]
+  std::memset(q[n], 0, sizeof(q) - size_t(n) * sizeof(q[0]));
+  std::memset(scales[n], 0, sizeof(scales) - size_t(n) * sizeof(scales[0]));
+  for (int64_t b = 0; b < nb; ++b) {
+    KPanelBlock& p = panel[b];
+    for (int64_t c = 0; c < kKPanelCols; ++c) {
+      if (c >= n) {
+        p.d[c] = p.dmin[c] = 0;
+        continue;
+      }
       const uint8_t* blk = base + (o0 + c) * rb + b * bb;
-      KPanelBlock& p = panel[b];
-      unpack_codes(w.dtype, blk, q);
-      for (int g = 0; g < kQK_K / 4; ++g) std::memcpy(&p.codes[g][4 * c], q + 4 * g, 4);
+      unpack_codes(w.dtype, blk, q[c]);
       if (q6) {
         const auto& x = *reinterpret_cast<const BlockQ6_K*>(blk);
-        for (int j = 0; j < 16; ++j) p.sc[j][c] = x.scales[j];
-        for (int j = 0; j < 8; ++j)
-          p.mp[j][c] = int32_t(uint32_t(uint16_t(x.scales[2 * j])) | uint32_t(uint16_t(x.scales[2 * j + 1])) << 16);
+        std::memcpy(scales[c], x.scales, 16);
         p.d[c] = half_at(&x.d);
+        p.dmin[c] = 0;
       } else {
-        alignas(16) uint8_t scm[16];
-        _mm_store_si128(reinterpret_cast<__m128i*>(scm), unpack_k_scales16(blk + 4));
-        for (int j = 0; j < 8; ++j) {
-          p.sc[j][c] = scm[j];
-          p.mp[j][c] = int32_t(uint32_t(scm[8 + j]) | uint32_t(scm[8 + j]) << 16);
-        }
+        _mm_store_si128(reinterpret_cast<__m128i*>(scales[c]), unpack_k_scales16(blk + 4));
         p.d[c] = half_at(blk);
         p.dmin[c] = half_at(blk + 2);
+      }
+    }
+    interleave_codes<kQK_K / 4>(q, p.codes);
+    for (int c = 0; c < kKPanelCols; ++c)
+      for (int k = 0; k < 4; ++k) std::memcpy(&words[k][c], scales[c] + 4 * k, 4);
+    if (q6) {
+      I16 s[16];
+      for (int j = 0; j < 16; ++j) {
+        s[j] = ibyte_signed(iload(words[j / 4]), j % 4);
+        istore(p.sc[j], s[j]);
+      }
+      for (int j = 0; j < 8; ++j) istore(p.mp[j], ipair16(s[2 * j], s[2 * j + 1]));
+    } else {
+      for (int j = 0; j < 8; ++j) {
+        istore(p.sc[j], ibyte(iload(words[j / 4]), j % 4));
+        const I16 m = ibyte(iload(words[2 + j / 4]), j % 4);
+        istore(p.mp[j], ipair16(m, m));
       }
     }
   }
@@ -624,26 +737,32 @@ void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanel
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes();
   const bool q8 = w.dtype == DType::kQ8_0;
-  if (n < kKPanelCols) std::memset(static_cast<void*>(panel), 0, size_t(nb) * sizeof(APanelBlock));
-  uint8_t q[kQK8_0];
-  for (int64_t c = 0; c < n; ++c) {
-    const uint8_t* row = base + (o0 + c) * rb;
-    for (int64_t b = 0; b < nb; ++b) {
-      APanelBlock& p = panel[b];
+  alignas(32) uint8_t q[kKPanelCols][kQK8_0];
+  std::memset(q[n], 0, sizeof(q) - size_t(n) * sizeof(q[0]));
+  const __m256i flip = _mm256_set1_epi8(kSignedQ8Panel ? 0 : char(0x80));
+  const __m128i m4 = _mm_set1_epi8(15);
+  for (int64_t b = 0; b < nb; ++b) {
+    APanelBlock& p = panel[b];
+    for (int64_t c = 0; c < kKPanelCols; ++c) {
+      if (c >= n) {
+        p.d[c] = 0;
+        continue;
+      }
+      const uint8_t* row = base + (o0 + c) * rb;
+      __m256i v;
       if (q8) {
         const auto& x = reinterpret_cast<const BlockQ8_0*>(row)[b];
-        for (int i = 0; i < kQK8_0; ++i) q[i] = kSignedQ8Panel ? uint8_t(x.qs[i]) : uint8_t(uint8_t(x.qs[i]) ^ 0x80);
+        v = _mm256_xor_si256(loadu256(x.qs), flip);
         p.d[c] = half_at(&x.d);
       } else {
         const auto& x = reinterpret_cast<const BlockQ4_0*>(row)[b];
-        for (int i = 0; i < 16; ++i) {
-          q[i] = x.qs[i] & 15;
-          q[i + 16] = x.qs[i] >> 4;
-        }
+        const __m128i qs = loadu128(x.qs);
+        v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4));
         p.d[c] = half_at(&x.d);
       }
-      for (int g = 0; g < kQK8_0 / 4; ++g) std::memcpy(&p.codes[g][4 * c], q + 4 * g, 4);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q[c]), v);
     }
+    interleave_codes<kQK8_0 / 4>(q, p.codes);
   }
 }
 
@@ -684,10 +803,20 @@ template <typename Panel, typename Act, typename Pack, typename Rows>
 void panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                 int64_t o_begin, int64_t o_end, int64_t nb, Pack pack, Rows rows) {
   auto* panel = reinterpret_cast<Panel*>(thread_scratch(size_t(nb) * sizeof(Panel) / sizeof(float) + 1));
+  const int64_t rb = w.row_bytes();
   for (int64_t o0 = o_begin; o0 < o_end; o0 += kKPanelCols) {
     const int64_t n = min_of<int64_t>(kKPanelCols, o_end - o0);
     pack(w, o0, n, nb, panel);
+    // The next panel's rows (contiguous) are fetched into L2 while this one computes, a share
+    // per step: the packing reads would otherwise wait on memory, row segments being too short
+    // for the hardware prefetcher.
+    const char* next = static_cast<const char*>(w.data) + (o0 + n) * rb;
+    const int64_t next_lines = min_of<int64_t>(kKPanelCols, o_end - o0 - n) * rb / 64;
+    const int64_t lines_per_step = (next_lines + T / kKPanelRows) / (T / kKPanelRows + 1);
+    int64_t fetched = 0;
     auto run = [&]<int MR>(int64_t t) {
+      for (int64_t i = 0; i < lines_per_step && fetched < next_lines; ++i, ++fetched)
+        _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
       const Act* a[MR];
       for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const Act*>(xq + (t + r) * xq_row_bytes);
       alignas(64) float out[MR][kKPanelCols];
