@@ -456,21 +456,6 @@ R1_SIMD_INLINE void transpose8x8(__m256i (&r)[8]) {
     r[4 + k] = _mm256_permute2x128_si256(u[k], u[4 + k], 0x31);
   }
 }
-// codes[g][4c + i] = q[c][4g + i]: the [16][G] int32 matrix of the rows' groups, transposed, in
-// 8 x 8 tiles (AVX2, and AVX-512 for G = 8).
-template <int G>
-R1_SIMD_INLINE void interleave_codes8(const uint8_t (*q)[4 * G], uint8_t (*codes)[4 * kKPanelCols]) {
-  static_assert(G % 8 == 0);
-  for (int g0 = 0; g0 < G; g0 += 8) {
-    for (int c0 = 0; c0 < kKPanelCols; c0 += 8) {
-      __m256i r[8];
-      for (int c = 0; c < 8; ++c) r[c] = loadu256(q[c0 + c] + 4 * g0);
-      transpose8x8(r);
-      for (int k = 0; k < 8; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes[g0 + k] + 4 * c0), r[k]);
-    }
-  }
-}
-
 // 16 int32 lanes: one __m512i, or two __m256i on AVX2 (the same lane order).
 #if defined(__AVX512F__)
 struct I16 {
@@ -499,6 +484,7 @@ constexpr bool kSignedQ8Panel = false;
 R1_SIMD_INLINE I16 iset1(int32_t x) { return {_mm512_set1_epi32(x)}; }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm512_cvtepi32_ps(a.v)}; }
 constexpr int kKPanelRows = 4;
+constexpr bool kTranspose16 = true;  // 16 x 16 int32 register transposes
 R1_SIMD_INLINE void istore(void* p, I16 v) { _mm512_storeu_si512(p, v.v); }
 R1_SIMD_INLINE I16 ibyte(I16 v, int i) { return {_mm512_and_si512(_mm512_srli_epi32(v.v, 8 * i), _mm512_set1_epi32(255))}; }
 R1_SIMD_INLINE I16 ibyte_signed(I16 v, int i) { return {_mm512_srai_epi32(_mm512_slli_epi32(v.v, 24 - 8 * i), 24)}; }
@@ -526,17 +512,6 @@ R1_SIMD_INLINE void transpose16x16(__m512i (&r)[16]) {
     r[4 + k] = _mm512_shuffle_i32x4(w, w2, 0x88);
     r[8 + k] = _mm512_shuffle_i32x4(v, v2, 0xdd);
     r[12 + k] = _mm512_shuffle_i32x4(w, w2, 0xdd);
-  }
-}
-// codes[g][4c + i] = q[c][4g + i]: the [16][G] int32 matrix of the rows' groups, transposed.
-template <int G>
-R1_SIMD_INLINE void interleave_codes(const uint8_t (*q)[4 * G], uint8_t (*codes)[4 * kKPanelCols]) {
-  if constexpr (G % 16 != 0) return interleave_codes8<G>(q, codes);
-  for (int g0 = 0; g0 < G; g0 += 16) {
-    __m512i r[16];
-    for (int c = 0; c < 16; ++c) r[c] = _mm512_loadu_si512(q[c] + 4 * g0);
-    transpose16x16(r);
-    for (int k = 0; k < 16; ++k) _mm512_storeu_si512(codes[g0 + k], r[k]);
   }
 }
 #else
@@ -577,6 +552,7 @@ R1_SIMD_INLINE I16 iset1(int32_t x) {
   return {v, v};
 }
 constexpr int kKPanelRows = 2;
+constexpr bool kTranspose16 = false;
 R1_SIMD_INLINE void istore(void* p, I16 v) {
   _mm256_storeu_si256(static_cast<__m256i*>(p), v.lo);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint8_t*>(p) + 32), v.hi);
@@ -593,17 +569,52 @@ R1_SIMD_INLINE I16 ipair16(I16 lo, I16 hi) {
   return {_mm256_or_si256(_mm256_and_si256(lo.lo, m), _mm256_slli_epi32(hi.lo, 16)),
           _mm256_or_si256(_mm256_and_si256(lo.hi, m), _mm256_slli_epi32(hi.hi, 16))};
 }
-template <int G>
-R1_SIMD_INLINE void interleave_codes(const uint8_t (*q)[4 * G], uint8_t (*codes)[4 * kKPanelCols]) {
-  interleave_codes8<G>(q, codes);
-}
 #endif
 
+// A panel block's codes (G groups of 4 bytes for each of the 16 rows) are transposed in place:
+// the rows' codes are first staged where one register tile of the transpose reads them
+// (staged_at: 32 codes of row c from element e), then each tile becomes
+// codes[g][4c + i] = element 4g + i of row c. Tiles are 16 x 16 int32 on AVX-512 (G a multiple
+// of 16), else 8 x 8.
+template <int G>
+constexpr bool kTile16 = kTranspose16 && G % 16 == 0;
+
+template <int G>
+R1_SIMD_INLINE uint8_t* staged_at(uint8_t* codes, int64_t c, int e) {
+  if constexpr (kTile16<G>) return codes + e / 64 * 1024 + 64 * c + e % 64;
+  return codes + e / 32 * 512 + 64 * (c % 8) + 32 * (c / 8);
+}
+
+template <int G>
+R1_SIMD_INLINE void interleave_staged(uint8_t* codes) {
+#if defined(__AVX512F__)  // kTranspose16
+  if constexpr (kTile16<G>) {
+    for (int t = 0; t < G / 16; ++t) {
+      uint8_t* tile = codes + 1024 * t;
+      __m512i r[16];
+      for (int c = 0; c < 16; ++c) r[c] = _mm512_loadu_si512(tile + 64 * c);
+      transpose16x16(r);
+      for (int k = 0; k < 16; ++k) _mm512_storeu_si512(tile + 64 * k, r[k]);
+    }
+    return;
+  }
+#endif
+  for (int t = 0; t < G / 8; ++t) {
+    for (int h = 0; h < 2; ++h) {
+      uint8_t* tile = codes + 512 * t + 32 * h;
+      __m256i r[8];
+      for (int i = 0; i < 8; ++i) r[i] = loadu256(tile + 64 * i);
+      transpose8x8(r);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + 64 * k), r[k]);
+    }
+  }
+}
+
 // The 256 codes of one super-block in element order (as quant.cpp's reference reads them), with
-// the bit manipulations of the dot kernels above.
-void unpack_codes(DType t, const uint8_t* blk, uint8_t* q) {
+// the bit manipulations of the dot kernels above: put(e, v) takes elements e .. e+31.
+template <typename Put>
+R1_SIMD_INLINE void unpack_codes(DType t, const uint8_t* blk, Put put) {
   const __m256i m4 = _mm256_set1_epi8(15);
-  auto put = [q](int e, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + e), v); };
   if (t == DType::kQ6_K) {
     const auto& x = *reinterpret_cast<const BlockQ6_K*>(blk);
     const __m256i m48 = _mm256_set1_epi8(48);
@@ -634,52 +645,59 @@ void unpack_codes(DType t, const uint8_t* blk, uint8_t* q) {
   }
 }
 
-// Panel of weight rows [o0, o0 + n) (n <= 16; missing columns are zero) for nb super-blocks: per
-// block, the 16 rows' codes are unpacked side by side and transposed in 4-byte groups; their
-// scale bytes likewise, four to an int32 lane, and spread to one int32 per scale.
+// Panel of weight rows [o0, o0 + n) (n <= 16; missing columns are zero) for nb super-blocks. The
+// rows are read in memory order (one sequential pass over the panel's weights), each block's
+// codes staged for the in-place transpose and its scale bytes gathered four to an int32 lane
+// (in the mp area), then every block is interleaved and its scales spread to one int32 each.
 void pack_k_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, KPanelBlock* panel) {
+  constexpr int kG = kQK_K / 4;
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes(), bb = rb / nb;
   const bool q6 = w.dtype == DType::kQ6_K;
-  alignas(64) uint8_t q[kKPanelCols][kQK_K];
-  alignas(64) uint8_t scales[kKPanelCols][16];  // Q4_K / Q5_K: sc0..7, m0..7; Q6_K: its 16 int8 scales
-  alignas(64) int32_t words[4][kKPanelCols];    // [k][c] = bytes 4k .. 4k+3 of scales[c]
-  std::memset(q[n], 0, sizeof(q) - size_t(n) * sizeof(q[0]));
-  std::memset(scales[n], 0, sizeof(scales) - size_t(n) * sizeof(scales[0]));
-  for (int64_t b = 0; b < nb; ++b) {
-    KPanelBlock& p = panel[b];
-    for (int64_t c = 0; c < kKPanelCols; ++c) {
+  for (int64_t c = 0; c < kKPanelCols; ++c) {
+    for (int64_t b = 0; b < nb; ++b) {
+      KPanelBlock& p = panel[b];
+      uint8_t* codes = p.codes[0];
+      int32_t (*words)[kKPanelCols] = p.mp;  // [k][c] = scale bytes 4k .. 4k+3 of row c
       if (c >= n) {
+        for (int e = 0; e < kQK_K; e += 32) std::memset(staged_at<kG>(codes, c, e), 0, 32);
+        for (int k = 0; k < 4; ++k) words[k][c] = 0;
         p.d[c] = p.dmin[c] = 0;
         continue;
       }
       const uint8_t* blk = base + (o0 + c) * rb + b * bb;
-      unpack_codes(w.dtype, blk, q[c]);
+      unpack_codes(w.dtype, blk, [&](int e, __m256i v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(staged_at<kG>(codes, c, e)), v);
+      });
+      alignas(16) int32_t sw[4];
       if (q6) {
         const auto& x = *reinterpret_cast<const BlockQ6_K*>(blk);
-        std::memcpy(scales[c], x.scales, 16);
+        std::memcpy(sw, x.scales, 16);
         p.d[c] = half_at(&x.d);
         p.dmin[c] = 0;
       } else {
-        _mm_store_si128(reinterpret_cast<__m128i*>(scales[c]), unpack_k_scales16(blk + 4));
+        _mm_store_si128(reinterpret_cast<__m128i*>(sw), unpack_k_scales16(blk + 4));  // sc0..7, m0..7
         p.d[c] = half_at(blk);
         p.dmin[c] = half_at(blk + 2);
       }
+      for (int k = 0; k < 4; ++k) words[k][c] = sw[k];
     }
-    interleave_codes<kQK_K / 4>(q, p.codes);
-    for (int c = 0; c < kKPanelCols; ++c)
-      for (int k = 0; k < 4; ++k) std::memcpy(&words[k][c], scales[c] + 4 * k, 4);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    KPanelBlock& p = panel[b];
+    interleave_staged<kG>(p.codes[0]);
+    const I16 wd[4] = {iload(p.mp[0]), iload(p.mp[1]), iload(p.mp[2]), iload(p.mp[3])};
     if (q6) {
-      I16 s[16];
+      I16 sc[16];
       for (int j = 0; j < 16; ++j) {
-        s[j] = ibyte_signed(iload(words[j / 4]), j % 4);
-        istore(p.sc[j], s[j]);
+        sc[j] = ibyte_signed(wd[j / 4], j % 4);
+        istore(p.sc[j], sc[j]);
       }
-      for (int j = 0; j < 8; ++j) istore(p.mp[j], ipair16(s[2 * j], s[2 * j + 1]));
+      for (int j = 0; j < 8; ++j) istore(p.mp[j], ipair16(sc[2 * j], sc[2 * j + 1]));
     } else {
       for (int j = 0; j < 8; ++j) {
-        istore(p.sc[j], ibyte(iload(words[j / 4]), j % 4));
-        const I16 m = ibyte(iload(words[2 + j / 4]), j % 4);
+        istore(p.sc[j], ibyte(wd[j / 4], j % 4));
+        const I16 m = ibyte(wd[2 + j / 4], j % 4);
         istore(p.mp[j], ipair16(m, m));
       }
     }
@@ -734,36 +752,33 @@ struct APanelBlock {
 };
 
 void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanelBlock* panel) {
+  constexpr int kG = kQK8_0 / 4;
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes();
   const bool q8 = w.dtype == DType::kQ8_0;
-  alignas(32) uint8_t q[kKPanelCols][kQK8_0];
-  std::memset(q[n], 0, sizeof(q) - size_t(n) * sizeof(q[0]));
   const __m256i flip = _mm256_set1_epi8(kSignedQ8Panel ? 0 : char(0x80));
   const __m128i m4 = _mm_set1_epi8(15);
-  for (int64_t b = 0; b < nb; ++b) {
-    APanelBlock& p = panel[b];
-    for (int64_t c = 0; c < kKPanelCols; ++c) {
+  for (int64_t c = 0; c < kKPanelCols; ++c) {  // rows in memory order, as pack_k_panel
+    const uint8_t* row = base + (o0 + c) * rb;
+    for (int64_t b = 0; b < nb; ++b) {
+      APanelBlock& p = panel[b];
+      auto* dst = reinterpret_cast<__m256i*>(staged_at<kG>(p.codes[0], c, 0));
       if (c >= n) {
+        _mm256_storeu_si256(dst, _mm256_setzero_si256());
         p.d[c] = 0;
-        continue;
-      }
-      const uint8_t* row = base + (o0 + c) * rb;
-      __m256i v;
-      if (q8) {
+      } else if (q8) {
         const auto& x = reinterpret_cast<const BlockQ8_0*>(row)[b];
-        v = _mm256_xor_si256(loadu256(x.qs), flip);
+        _mm256_storeu_si256(dst, _mm256_xor_si256(loadu256(x.qs), flip));
         p.d[c] = half_at(&x.d);
       } else {
         const auto& x = reinterpret_cast<const BlockQ4_0*>(row)[b];
         const __m128i qs = loadu128(x.qs);
-        v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4));
+        _mm256_storeu_si256(dst, _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4)));
         p.d[c] = half_at(&x.d);
       }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(q[c]), v);
     }
-    interleave_codes<kQK8_0 / 4>(q, p.codes);
   }
+  for (int64_t b = 0; b < nb; ++b) interleave_staged<kG>(panel[b].codes[0]);
 }
 
 // out[r][c]: quant.h's eight chains per output, kept in memory across the blocks.
@@ -811,12 +826,12 @@ void panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Weight
     // per step: the packing reads would otherwise wait on memory, row segments being too short
     // for the hardware prefetcher.
     const char* next = static_cast<const char*>(w.data) + (o0 + n) * rb;
-    const int64_t next_lines = min_of<int64_t>(kKPanelCols, o_end - o0 - n) * rb / 64;
+    const int64_t next_lines = min_of<int64_t>(kKPanelCols, w.rows - o0 - n) * rb / 64;
     const int64_t lines_per_step = (next_lines + T / kKPanelRows) / (T / kKPanelRows + 1);
     int64_t fetched = 0;
     auto run = [&]<int MR>(int64_t t) {
       for (int64_t i = 0; i < lines_per_step && fetched < next_lines; ++i, ++fetched)
-        _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
+        _mm_prefetch(next + 64 * fetched, _MM_HINT_T0);
       const Act* a[MR];
       for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const Act*>(xq + (t + r) * xq_row_bytes);
       alignas(64) float out[MR][kKPanelCols];
