@@ -117,38 +117,108 @@ void set_isa(Isa isa) {
 }
 
 void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y) {
-  check_weight(w);
-  R1_CHECK(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows,
-           "matmul shapes: x [{},{}] w [{},{}] y [{},{}]", x.rows, x.cols, w.rows, w.cols, y.rows,
-           y.cols);
-  R1_CHECK(x.stride >= x.cols && y.stride >= y.cols);
-  if (x.rows == 0 || w.rows == 0) return;
-  {
-    auto addr = [](const float* p) { return reinterpret_cast<uintptr_t>(p); };
-    uintptr_t x_end = addr(x.row(x.rows - 1) + x.cols), y_end = addr(y.row(y.rows - 1) + y.cols);
+  const MatmulJob job{x, w, y};
+  matmul_batch(pool, std::span(&job, 1));
+}
+
+void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs) {
+  auto addr = [](const float* p) { return reinterpret_cast<uintptr_t>(p); };
+  for (const MatmulJob& j : jobs) {
+    const ConstMatView& x = j.x;
+    const WeightView& w = j.w;
+    const MatView& y = j.y;
+    check_weight(w);
+    R1_CHECK(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows,
+             "matmul shapes: x [{},{}] w [{},{}] y [{},{}]", x.rows, x.cols, w.rows, w.cols, y.rows,
+             y.cols);
+    R1_CHECK(x.stride >= x.cols && y.stride >= y.cols);
+    if (x.rows == 0 || w.rows == 0) continue;
+    const uintptr_t x_end = addr(x.row(x.rows - 1) + x.cols), y_end = addr(y.row(y.rows - 1) + y.cols);
     R1_CHECK(x_end <= addr(y.data) || y_end <= addr(x.data), "matmul: y overlaps x");
-  }
-  if (w.cols == 0) {
-    for (int64_t t = 0; t < y.rows; ++t) std::fill(y.row(t), y.row(t) + y.cols, 0.0f);
-    return;
+    if (w.cols == 0)
+      for (int64_t t = 0; t < y.rows; ++t) std::fill(y.row(t), y.row(t) + y.cols, 0.0f);
   }
   const KernelTable& k = active();
-  if (kernels::quantized_matmul_type(w.dtype)) {
-    // Quantize the activation rows once (in parallel for prefill), then split the output columns.
-    const int64_t arb = kernels::act_row_bytes(w.dtype, w.cols);
-    thread_local std::vector<uint8_t> xq;
-    if (xq.size() < size_t(x.rows * arb)) xq.resize(size_t(x.rows * arb));
-    uint8_t* xq_data = xq.data();
-    pool.parallel_for_grain(x.rows, 8, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) k.quantize_act_row(w.dtype, x.row(t), x.cols, xq_data + t * arb);
-    });
-    pool.parallel_for_dynamic(w.rows, k.row_grain, [&](int64_t b, int64_t e) {
-      k.qmatmul_rows(xq_data, arb, x.rows, w, y, b, e);
-    });
-    return;
+
+  // Per job: its first output column in the joint range (jobs start on a grain boundary so a
+  // chunk's columns of one job are whole grains) and, for the block-quantized weights, where its
+  // activation rows are quantized. Jobs with the same x and activation format share those rows.
+  struct Plan {
+    int64_t begin = 0;
+    int64_t xq_offset = -1;  // bytes into xq; -1: f32 activations
+    int64_t xq_row_bytes = 0;
+    bool quantizes = false;  // the first job with this x and format
+  };
+  // (thread_local buffers: the lambdas below run on other threads, so they use these spans)
+  thread_local std::vector<Plan> plan_buf;
+  plan_buf.assign(jobs.size(), Plan{});
+  const std::span<Plan> plans(plan_buf);
+  int64_t total = 0, xq_bytes = 0, xq_rows = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const MatmulJob& j = jobs[i];
+    Plan& p = plans[i];
+    if (j.x.rows == 0 || j.w.rows == 0 || j.w.cols == 0) {
+      p.begin = -1;
+      continue;
+    }
+    p.begin = total;
+    total += (j.w.rows + k.row_grain - 1) / k.row_grain * k.row_grain;
+    if (!kernels::quantized_matmul_type(j.w.dtype)) continue;
+    p.xq_row_bytes = kernels::act_row_bytes(j.w.dtype, j.w.cols);
+    for (size_t e = 0; e < i && p.xq_offset < 0; ++e) {
+      const ConstMatView& o = jobs[e].x;
+      if (plans[e].xq_offset >= 0 && o.data == j.x.data && o.rows == j.x.rows && o.cols == j.x.cols &&
+          o.stride == j.x.stride && plans[e].xq_row_bytes == p.xq_row_bytes &&
+          kernels::act_block_elems(jobs[e].w.dtype) == kernels::act_block_elems(j.w.dtype))
+        p.xq_offset = plans[e].xq_offset;
+    }
+    if (p.xq_offset >= 0) continue;
+    p.xq_offset = xq_bytes;
+    p.quantizes = true;
+    xq_bytes += j.x.rows * p.xq_row_bytes;
+    xq_rows += j.x.rows;
   }
-  pool.parallel_for_dynamic(w.rows, k.row_grain,
-                            [&](int64_t b, int64_t e) { k.matmul_rows(x, w, y, b, e); });
+  if (total == 0) return;
+
+  // Quantize the activation rows once (in parallel for prefill) ...
+  thread_local std::vector<uint8_t> xq;
+  if (xq.size() < size_t(xq_bytes)) xq.resize(size_t(xq_bytes));
+  uint8_t* xq_data = xq.data();
+  if (xq_rows > 0) {
+    thread_local std::vector<std::pair<size_t, int64_t>> first_buf;  // (job, its first row in the joint count)
+    first_buf.clear();
+    int64_t r = 0;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (!plans[i].quantizes) continue;
+      first_buf.push_back({i, r});
+      r += jobs[i].x.rows;
+    }
+    const std::span<const std::pair<size_t, int64_t>> firsts(first_buf);
+    pool.parallel_for_grain(xq_rows, 8, [&](int64_t b, int64_t e) {
+      auto it = std::upper_bound(firsts.begin(), firsts.end(), b, [](int64_t v, const auto& f) { return v < f.second; }) - 1;
+      for (int64_t row = b; row < e; ++row) {
+        while (it + 1 != firsts.end() && (it + 1)->second <= row) ++it;
+        const MatmulJob& j = jobs[it->first];
+        const Plan& p = plans[it->first];
+        const int64_t t = row - it->second;
+        k.quantize_act_row(j.w.dtype, j.x.row(t), j.x.cols, xq_data + p.xq_offset + t * p.xq_row_bytes);
+      }
+    });
+  }
+  // ... then split the output columns of all jobs among the threads.
+  pool.parallel_for_dynamic(total, k.row_grain, [&](int64_t b, int64_t e) {
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const Plan& p = plans[i];
+      if (p.begin < 0 || p.begin >= e) continue;
+      const MatmulJob& j = jobs[i];
+      const int64_t lo = std::max(b, p.begin) - p.begin, hi = std::min(e - p.begin, j.w.rows);
+      if (lo >= hi) continue;
+      if (p.xq_offset >= 0)
+        k.qmatmul_rows(xq_data + p.xq_offset, p.xq_row_bytes, j.x.rows, j.w, j.y, lo, hi);
+      else
+        k.matmul_rows(j.x, j.w, j.y, lo, hi);
+    }
+  });
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) { return active().dot_f32(a, b, n); }

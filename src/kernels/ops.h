@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/cpu.h"
 #include "core/dtype.h"
@@ -89,6 +90,18 @@ void set_isa(Isa isa);
 // y must not overlap x. Decode-sized T streams the weights once for all rows; larger T uses a
 // per-thread f32 panel of a few hundred KiB, allocated on a thread's first such call and kept.
 void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y);
+
+// One product of a batch: y = x · Wᵀ with the shapes and rules of matmul.
+struct MatmulJob {
+  ConstMatView x;
+  WeightView w;
+  MatView y;
+};
+// Several products in one parallel pass: threads claim output columns across all of them, so a
+// layer's small matrices (a token's experts, the q/k/v projections) stream as one matrix instead
+// of one start-up and one wait each. Every y is bit-identical to matmul(x, w, y); jobs with the
+// same x (same view) and activation format share one quantization of it. No y may overlap any x.
+void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs);
 
 // Dot product of two f32 vectors, contract order.
 float dot_f32(const float* a, const float* b, int64_t n);

@@ -196,6 +196,7 @@ struct Scratch {
   std::vector<int32_t> topk_idx;        // [T, K]
   std::vector<float> topk_weight;       // [T, K]
   std::vector<std::vector<std::pair<int32_t, float>>> by_expert;  // expert → (row, weight)
+  std::vector<MatmulJob> jobs;
 };
 
 class DeepseekV3 final : public Model {
@@ -476,8 +477,8 @@ void DeepseekV3::mlp(ThreadPool& pool, const Mlp& m, ConstMatView h, MatView y) 
   s_.ffn_a.resize(size_t(T * I));
   s_.ffn_b.resize(size_t(T * I));
   MatView g{s_.ffn_a.data(), T, I, I}, u{s_.ffn_b.data(), T, I, I};
-  matmul(pool, h, m.w1, g);
-  matmul(pool, h, m.w3, u);
+  const MatmulJob gate_up[] = {{h, m.w1, g}, {h, m.w3, u}};
+  matmul_batch(pool, gate_up);
   for (int64_t t = 0; t < T; ++t) silu_mul(g.row(t), u.row(t), I, g.row(t));
   matmul(pool, g, m.w2, y);
 }
@@ -556,9 +557,13 @@ void DeepseekV3::route(const Gate& gate, const float* logits, int32_t* idx, floa
 }
 
 // MoE.forward: each selected expert runs once over the rows routed to it; contributions are
-// summed in expert order (as the reference loops), then the shared experts are added.
+// summed in expert order (as the reference loops), then the shared experts are added. The
+// experts' products run as batches (all gate/up projections in one pass, then all down
+// projections), in groups of at most kMoeBatchRows routed rows to bound the scratch.
 void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatView y) {
+  constexpr int64_t kMoeBatchRows = 4096;
   const int64_t T = h.rows, D = cfg_.dim, E = cfg_.n_routed_experts, K = cfg_.n_activated_experts;
+  const int64_t I = cfg_.moe_inter_dim;
   s_.router.resize(size_t(T * E));
   MatView router{s_.router.data(), T, E, E};                           // router: [T, E]
   matmul(pool, h, layer.gate.weight, router);
@@ -573,16 +578,50 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
       s_.by_expert[size_t(s_.topk_idx[size_t(t * K + k)])].push_back({int32_t(t), s_.topk_weight[size_t(t * K + k)]});
 
   for (int64_t t = 0; t < T; ++t) std::fill(y.row(t), y.row(t) + D, 0.0f);
-  s_.ffn_in.resize(size_t(T * D));
-  s_.ffn_out.resize(size_t(T * D));
-  for (int64_t e = 0; e < E; ++e) {
-    const auto& rows = s_.by_expert[size_t(e)];
-    if (rows.empty()) continue;
-    const int64_t n = int64_t(rows.size());
-    MatView xe{s_.ffn_in.data(), n, D, D}, ye{s_.ffn_out.data(), n, D, D};   // xe, ye: [n_e, dim]
-    for (int64_t i = 0; i < n; ++i) std::copy(h.row(rows[size_t(i)].first), h.row(rows[size_t(i)].first) + D, xe.row(i));
-    mlp(pool, layer.experts[size_t(e)], xe, ye);
-    for (int64_t i = 0; i < n; ++i) axpy_f32(y.row(rows[size_t(i)].first), rows[size_t(i)].second, ye.row(i), D);
+  const int64_t cap = std::min(T * K, std::max(kMoeBatchRows, T));
+  s_.ffn_in.resize(size_t(cap * D));
+  s_.ffn_out.resize(size_t(cap * D));
+  s_.ffn_a.resize(size_t(cap * I));
+  s_.ffn_b.resize(size_t(cap * I));
+  std::vector<MatmulJob>& jobs = s_.jobs;
+  for (int64_t e0 = 0; e0 < E;) {
+    // experts [e0, e1) with at most cap rows in all; row offsets into the scratch in order
+    int64_t e1 = e0, n_rows = 0;
+    for (; e1 < E && n_rows + int64_t(s_.by_expert[size_t(e1)].size()) <= cap; ++e1)
+      n_rows += int64_t(s_.by_expert[size_t(e1)].size());
+    jobs.clear();
+    for (int64_t e = e0, r0 = 0; e < e1; ++e) {                          // xe: [n_e, dim]; g, u: [n_e, I]
+      const auto& rows = s_.by_expert[size_t(e)];
+      const int64_t n = int64_t(rows.size());
+      if (n == 0) continue;
+      ConstMatView xe(h.row(rows[0].first), 1, D, D);                    // one row: h's own (decode)
+      if (n > 1) {
+        MatView copy{s_.ffn_in.data() + r0 * D, n, D, D};
+        for (int64_t i = 0; i < n; ++i) std::copy_n(h.row(rows[size_t(i)].first), D, copy.row(i));
+        xe = copy;
+      }
+      const Mlp& m = layer.experts[size_t(e)];
+      jobs.push_back({xe, m.w1, MatView{s_.ffn_a.data() + r0 * I, n, I, I}});
+      jobs.push_back({xe, m.w3, MatView{s_.ffn_b.data() + r0 * I, n, I, I}});
+      r0 += n;
+    }
+    matmul_batch(pool, jobs);
+    for (int64_t r = 0; r < n_rows; ++r)
+      silu_mul(s_.ffn_a.data() + r * I, s_.ffn_b.data() + r * I, I, s_.ffn_a.data() + r * I);
+    jobs.clear();
+    for (int64_t e = e0, r0 = 0; e < e1; ++e) {                          // ye: [n_e, dim]
+      const int64_t n = int64_t(s_.by_expert[size_t(e)].size());
+      if (n == 0) continue;
+      jobs.push_back({ConstMatView(s_.ffn_a.data() + r0 * I, n, I, I), layer.experts[size_t(e)].w2,
+                      MatView{s_.ffn_out.data() + r0 * D, n, D, D}});
+      r0 += n;
+    }
+    matmul_batch(pool, jobs);
+    for (int64_t e = e0, r0 = 0; e < e1; ++e) {
+      const auto& rows = s_.by_expert[size_t(e)];
+      for (size_t i = 0; i < rows.size(); ++i, ++r0) axpy_f32(y.row(rows[i].first), rows[i].second, s_.ffn_out.data() + r0 * D, D);
+    }
+    e0 = e1;
   }
   if (cfg_.n_shared_experts > 0) {
     MatView z{s_.ffn_out.data(), T, D, D};                               // z: [T, dim]

@@ -268,9 +268,8 @@ void Qwen2Llama::attention(ThreadPool& pool, const Layer& layer, int l, KvCache&
   MatView q{s_.q.data(), T, q_dim, q_dim};                        // q: [T, H*hd]
   MatView k{s_.kv_new.data(), T, kv_dim, 2 * kv_dim};             // k: [T, Hkv*hd]
   MatView v{s_.kv_new.data() + kv_dim, T, kv_dim, 2 * kv_dim};    // v: [T, Hkv*hd]
-  matmul(pool, h, layer.wq, q);
-  matmul(pool, h, layer.wk, k);
-  matmul(pool, h, layer.wv, v);
+  const MatmulJob qkv[] = {{h, layer.wq, q}, {h, layer.wk, k}, {h, layer.wv, v}};
+  matmul_batch(pool, qkv);
   pool.parallel_for(T, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       if (cfg_.qkv_bias) {
@@ -307,8 +306,8 @@ void Qwen2Llama::mlp(ThreadPool& pool, const Layer& layer) {
   pool.parallel_for(T, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) rms_norm(x.row(t), layer.ffn_norm.data(), float(cfg_.rms_norm_eps), D, h.row(t));
   });
-  matmul(pool, h, layer.w_gate, gate);   // gate: [T, F]
-  matmul(pool, h, layer.w_up, up);       // up: [T, F]
+  const MatmulJob gate_up[] = {{h, layer.w_gate, gate}, {h, layer.w_up, up}};  // gate, up: [T, F]
+  matmul_batch(pool, gate_up);
   pool.parallel_for(T, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) silu_mul(gate.row(t), up.row(t), F, gate.row(t));
   });

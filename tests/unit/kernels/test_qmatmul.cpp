@@ -253,6 +253,43 @@ TEST(QMatmul, BatchAndThreadInvariant) {
   }
 }
 
+// A batch of products in one pass (mixed weight types, jobs sharing x or not, decode and prefill
+// row counts, an empty job) equals each product alone, on every ISA and thread count.
+TEST(QMatmul, BatchOfJobsEqualsEachAlone) {
+  std::mt19937 rng(15);
+  ThreadPool p1(1), p3(3);
+  const int64_t k = 512;
+  std::vector<QWeight> qw;
+  for (DType d : kQTypes) qw.push_back(make_qweight(d, 40 + 7 * int64_t(qw.size()), k, rng, false));
+  test::TestWeight fw = test::make_weight(DType::kBF16, 21, k, rng);
+  for (int64_t t : {1, 3, 12}) {
+    auto xa = make_acts(t, k, k, rng), xb = make_acts(t, k, k + 5, rng);
+    std::vector<WeightView> ws;
+    for (const QWeight& w : qw) ws.push_back(w.view);
+    ws.push_back(fw.view);
+    ws.push_back(qw[2].view.rows_slice(0, 0));  // no rows
+    for (Isa isa : test::supported_isas()) {
+      IsaScope s(isa);
+      std::vector<std::vector<float>> want, got(ws.size());
+      std::vector<MatmulJob> jobs;
+      for (size_t i = 0; i < ws.size(); ++i) {
+        const ConstMatView x = i % 3 == 1 ? xb.view : xa.view;  // Q8_0/Q4_K/Q6_K/BF16 share xa
+        want.push_back(run_matmul(p1, x, ws[i]));
+        got[i].assign(want.back().size(), -7.0f);
+        jobs.push_back({x, ws[i], MatView{got[i].data(), t, ws[i].rows, ws[i].rows}});
+      }
+      for (ThreadPool* pool : {&p1, &p3}) {
+        for (auto& g : got) std::fill(g.begin(), g.end(), -7.0f);
+        matmul_batch(*pool, jobs);
+        for (size_t i = 0; i < ws.size(); ++i)
+          EXPECT_EQ(first_mismatch(got[i].data(), want[i].data(), int64_t(want[i].size())), -1)
+              << isa_name(isa) << " T=" << t << " job " << i << " (" << dtype_name(ws[i].dtype) << ") on "
+              << pool->size() << " threads";
+      }
+    }
+  }
+}
+
 TEST(QMatmul, ActivationQuantization) {
   // amax maps to ±127, the rest to round(x * 127 / amax); an all-zero block has d = 0.
   std::vector<float> x(32, 0.0f);
