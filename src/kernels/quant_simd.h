@@ -704,14 +704,27 @@ void pack_k_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, KPanel
   }
 }
 
+// The next panel's rows (contiguous) fetched into L2 while this one computes, a few lines per
+// weight block: the packing reads would otherwise wait on memory (a panel's row segments are too
+// short for the hardware prefetcher), and a burst of prefetches would stall on fill buffers.
+struct NextPanel {
+  const char* p;
+  int64_t left, per_block;
+  R1_SIMD_INLINE void step() {
+    for (int64_t i = 0; i < per_block && left > 0; ++i, --left, p += 64) _mm_prefetch(p, _MM_HINT_T1);
+  }
+};
+
 // out[r][c] for MR activation rows against one panel: the quant.h chains, 16 columns at a time.
 template <int MR, bool kQ6>
-R1_SIMD_INLINE void k_panel_rows(const KPanelBlock* panel, int64_t nb, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
+R1_SIMD_INLINE void k_panel_rows(const KPanelBlock* panel, int64_t nb, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols],
+                                 NextPanel& next) {
   constexpr int kSub = kQ6 ? 16 : 8, kGroups = kQK_K / 4 / kSub;
   V16 acc[MR], macc[MR];
   for (int r = 0; r < MR; ++r) acc[r] = macc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
     const KPanelBlock& p = panel[b];
+    next.step();
     I16 s[MR], m[MR];
     for (int r = 0; r < MR; ++r) s[r] = m[r] = izero();
     for (int j = 0; j < kSub; ++j) {
@@ -784,10 +797,11 @@ void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanel
 // out[r][c]: quant.h's eight chains per output, kept in memory across the blocks.
 template <int MR, bool kSigned>
 R1_SIMD_INLINE void a_panel_rows(const APanelBlock* panel, int64_t nb, int32_t offset, const BlockA8* const (&a)[MR],
-                                 float (*out)[kKPanelCols]) {
+                                 float (*out)[kKPanelCols], NextPanel& next) {
   alignas(64) float chain[MR][8][kKPanelCols] = {};
   for (int64_t b = 0; b < nb; ++b) {
     const APanelBlock& p = panel[b];
+    next.step();
     I16 t[MR];
     for (int r = 0; r < MR; ++r) t[r] = izero();
     R1_UNROLL for (int g = 0; g < kQK8_0 / 4; ++g) {
@@ -822,20 +836,14 @@ void panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Weight
   for (int64_t o0 = o_begin; o0 < o_end; o0 += kKPanelCols) {
     const int64_t n = min_of<int64_t>(kKPanelCols, o_end - o0);
     pack(w, o0, n, nb, panel);
-    // The next panel's rows (contiguous) are fetched into L2 while this one computes, a share
-    // per step: the packing reads would otherwise wait on memory, row segments being too short
-    // for the hardware prefetcher.
-    const char* next = static_cast<const char*>(w.data) + (o0 + n) * rb;
-    const int64_t next_lines = min_of<int64_t>(kKPanelCols, w.rows - o0 - n) * rb / 64;
-    const int64_t lines_per_step = (next_lines + T / kKPanelRows) / (T / kKPanelRows + 1);
-    int64_t fetched = 0;
+    const int64_t steps = T / kKPanelRows + T % kKPanelRows;
+    const int64_t lines = min_of<int64_t>(kKPanelCols, w.rows - o0 - n) * rb / 64;
+    NextPanel next{static_cast<const char*>(w.data) + (o0 + n) * rb, lines, (lines + steps * nb - 1) / (steps * nb)};
     auto run = [&]<int MR>(int64_t t) {
-      for (int64_t i = 0; i < lines_per_step && fetched < next_lines; ++i, ++fetched)
-        _mm_prefetch(next + 64 * fetched, _MM_HINT_T0);
       const Act* a[MR];
       for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const Act*>(xq + (t + r) * xq_row_bytes);
       alignas(64) float out[MR][kKPanelCols];
-      rows.template operator()<MR>(panel, a, out);
+      rows.template operator()<MR>(panel, a, out, next);
       for (int r = 0; r < MR; ++r) std::memcpy(yrow(y, t + r) + o0, out[r], sizeof(float) * size_t(n));
     };
     int64_t t = 0;
@@ -851,29 +859,30 @@ void panel_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Wei
     if (w.dtype == DType::kQ8_0 && kSignedQ8Panel)
       return panel_gemm<APanelBlock, BlockA8>(
           xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_a_panel,
-          [&]<int MR>(const APanelBlock* p, const BlockA8* const (&a)[MR], float (*out)[kKPanelCols]) {
-            a_panel_rows<MR, true>(p, nb, 0, a, out);
+          [&]<int MR>(const APanelBlock* p, const BlockA8* const (&a)[MR], float (*out)[kKPanelCols], NextPanel& next) {
+            a_panel_rows<MR, true>(p, nb, 0, a, out, next);
           });
     const int32_t offset = w.dtype == DType::kQ8_0 ? 128 : 8;
     return panel_gemm<APanelBlock, BlockA8>(
         xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_a_panel,
-        [&]<int MR>(const APanelBlock* p, const BlockA8* const (&a)[MR], float (*out)[kKPanelCols]) {
-          a_panel_rows<MR, false>(p, nb, offset, a, out);
+        [&]<int MR>(const APanelBlock* p, const BlockA8* const (&a)[MR], float (*out)[kKPanelCols], NextPanel& next) {
+          a_panel_rows<MR, false>(p, nb, offset, a, out, next);
         });
   }
-  auto krows = [&]<int MR, bool kQ6>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
-    k_panel_rows<MR, kQ6>(p, nb, a, out);
+  auto krows = [&]<int MR, bool kQ6>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols],
+                                     NextPanel& next) {
+    k_panel_rows<MR, kQ6>(p, nb, a, out, next);
   };
   if (w.dtype == DType::kQ6_K)
     return panel_gemm<KPanelBlock, BlockQ8_K>(
         xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_k_panel,
-        [&]<int MR>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
-          krows.template operator()<MR, true>(p, a, out);
+        [&]<int MR>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols], NextPanel& next) {
+          krows.template operator()<MR, true>(p, a, out, next);
         });
   return panel_gemm<KPanelBlock, BlockQ8_K>(
       xq, xq_row_bytes, T, w, y, o_begin, o_end, nb, pack_k_panel,
-      [&]<int MR>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols]) {
-        krows.template operator()<MR, false>(p, a, out);
+      [&]<int MR>(const KPanelBlock* p, const BlockQ8_K* const (&a)[MR], float (*out)[kKPanelCols], NextPanel& next) {
+        krows.template operator()<MR, false>(p, a, out, next);
       });
 }
 
