@@ -19,6 +19,11 @@ struct V16 {
 
 // Independent 16-lane FMA chains (two ymm each) within the 16 ymm registers.
 inline constexpr int kFmaChains = 6;
+// attn_values: heads sharing one pass over the cache, times 16-lane column tiles (accumulators
+// in registers).
+// attn_scores: heads that share each load of four positions' keys.
+inline constexpr int kScoreHeads = 1;
+inline constexpr int kAttnHeads = 4, kAttnTiles = 1;
 inline constexpr bool kHasMaskedLoads = false;
 
 // Lane masks for maskload: entries 16-n .. 31-n of this table give n all-ones lanes.

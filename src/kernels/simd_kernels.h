@@ -443,6 +443,46 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
 // Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
 // positions reduced together; each output element takes one fma per position in position order.
 // Cache values are f32 or f16 (converted exactly on load).
+// Scores of JB heads against four positions: each chunk of the four key rows is loaded (and
+// converted) once for all JB heads; per (head, position) the chain is kv_dot's.
+template <int JB, typename E>
+R1_SIMD_INLINE void scores_heads(const float* q, int64_t hd, const E* const (&kp)[4], __m128 sv, float* s, int64_t ld) {
+  V16 acc[JB][4];
+  R1_UNROLL for (int j = 0; j < JB; ++j) R1_UNROLL for (int r = 0; r < 4; ++r) acc[j][r] = zero();
+  int64_t i = 0;
+  for (; i + 16 <= hd; i += 16) {
+    V16 kv[4];
+    R1_UNROLL for (int r = 0; r < 4; ++r) kv[r] = kv_load(kp[r] + i);
+    R1_UNROLL for (int j = 0; j < JB; ++j) {
+      const V16 qv = load(q + j * hd + i);
+      R1_UNROLL for (int r = 0; r < 4; ++r) acc[j][r] = fma(qv, kv[r], acc[j][r]);
+    }
+  }
+  if (i < hd) {
+    const int c = int(hd - i);
+    V16 kv[4];
+    R1_UNROLL for (int r = 0; r < 4; ++r) kv[r] = kv_load_n(kp[r] + i, c);
+    R1_UNROLL for (int j = 0; j < JB; ++j) {
+      const V16 qv = load_n(q + j * hd + i, c);
+      R1_UNROLL for (int r = 0; r < 4; ++r) acc[j][r] = fma(qv, kv[r], acc[j][r]);
+    }
+  }
+  R1_UNROLL for (int j = 0; j < JB; ++j) {
+    _mm_storeu_ps(s + j * ld, _mm_mul_ps(reduce4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]), sv));
+  }
+}
+
+// Calls f.template operator()<JB>(j) for the heads [j, j + JB) of a group, JB at most kHeads.
+template <int kHeads, typename F>
+R1_SIMD_INLINE void for_head_blocks(int64_t group, F&& f) {
+  for (int64_t j = 0; j < group; j += kHeads) {
+    const int jb = int(min_of<int64_t>(kHeads, group - j));
+    [&]<int... J>(std::integer_sequence<int, J...>) {
+      ((jb == J + 1 ? f.template operator()<J + 1>(j) : void()), ...);
+    }(std::make_integer_sequence<int, kHeads>{});
+  }
+}
+
 template <typename E>
 void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
                  float scale, float* s, int64_t ld) noexcept {
@@ -451,51 +491,53 @@ void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t 
   for (; p + 4 <= n; p += 4) {
     const E* k0 = k + p * k_stride;
     const E* kp[4] = {k0, k0 + k_stride, k0 + 2 * k_stride, k0 + 3 * k_stride};
-    for (int64_t j = 0; j < group; ++j) {
-      const float* qj = q + j * hd;
-      V16 acc[4] = {zero(), zero(), zero(), zero()};
-      int64_t i = 0;
-      for (; i + 16 <= hd; i += 16) {
-        const V16 qv = load(qj + i);
-        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, kv_load(kp[r] + i), acc[r]);
-      }
-      if (i < hd) {
-        const int c = int(hd - i);
-        const V16 qv = load_n(qj + i, c);
-        R1_UNROLL for (int r = 0; r < 4; ++r) acc[r] = fma(qv, kv_load_n(kp[r] + i, c), acc[r]);
-      }
-      _mm_storeu_ps(s + j * ld + p, _mm_mul_ps(reduce4(acc[0], acc[1], acc[2], acc[3]), sv));
-    }
+    for_head_blocks<kScoreHeads>(group, [&]<int JB>(int64_t j) { scores_heads<JB>(q + j * hd, hd, kp, sv, s + j * ld + p, ld); });
   }
   for (; p < n; ++p)
     for (int64_t j = 0; j < group; ++j) s[j * ld + p] = kv_dot(q + j * hd, k + p * k_stride, hd) * scale;
 }
 
+// Columns [i, i + 16 KT) of JB heads' outputs (the last tile c_last < 16 lanes when kPart), in
+// registers while every position's value row is read once for all of them.
+template <int JB, int KT, bool kPart, typename E>
+R1_SIMD_INLINE void values_tile(float* o, int64_t hd, const float* w, int64_t ld, const E* v, int64_t v_stride,
+                                int64_t n, int64_t i, int c_last) {
+  V16 acc[JB][KT];
+  R1_UNROLL for (int j = 0; j < JB; ++j) R1_UNROLL for (int c = 0; c < KT; ++c) {
+    acc[j][c] = kPart ? load_n(o + j * hd + i, c_last) : load(o + j * hd + i + 16 * c);
+  }
+  for (int64_t p = 0; p < n; ++p) {
+    const E* vp = v + p * v_stride + i;
+    V16 vt[KT];
+    R1_UNROLL for (int c = 0; c < KT; ++c) vt[c] = kPart ? kv_load_n(vp, c_last) : kv_load(vp + 16 * c);
+    R1_UNROLL for (int j = 0; j < JB; ++j) {
+      const V16 wv = set1(w[j * ld + p]);
+      R1_UNROLL for (int c = 0; c < KT; ++c) acc[j][c] = fma(wv, vt[c], acc[j][c]);
+    }
+  }
+  R1_UNROLL for (int j = 0; j < JB; ++j) R1_UNROLL for (int c = 0; c < KT; ++c) {
+    if constexpr (kPart) {
+      store_n(o + j * hd + i, acc[j][c], c_last);
+    } else {
+      store(o + j * hd + i + 16 * c, acc[j][c]);
+    }
+  }
+}
+
+template <int JB, typename E>
+R1_SIMD_INLINE void values_heads(float* o, int64_t hd, const float* w, int64_t ld, const E* v, int64_t v_stride,
+                                 int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 * kAttnTiles <= hd; i += 16 * kAttnTiles) values_tile<JB, kAttnTiles, false>(o, hd, w, ld, v, v_stride, n, i, 0);
+  for (; i + 16 <= hd; i += 16) values_tile<JB, 1, false>(o, hd, w, ld, v, v_stride, n, i, 0);
+  if (i < hd) values_tile<JB, 1, true>(o, hd, w, ld, v, v_stride, n, i, int(hd - i));
+}
+
+// o[j] += Σ_p w[j][p] · v[p] for each head j, one fused multiply-add per position in order.
 template <typename E>
 void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
                  int64_t v_stride, int64_t n) noexcept {
-  constexpr int64_t kTile = 4;  // output vectors held in registers across the positions
-  for (int64_t j = 0; j < group; ++j) {
-    float* oj = o + j * hd;
-    const float* wj = w + j * ld;
-    int64_t i = 0;
-    for (; i + 16 * kTile <= hd; i += 16 * kTile) {
-      V16 acc[kTile];
-      R1_UNROLL for (int c = 0; c < kTile; ++c) acc[c] = load(oj + i + 16 * c);
-      for (int64_t p = 0; p < n; ++p) {
-        const V16 wv = set1(wj[p]);
-        const E* vp = v + p * v_stride + i;
-        R1_UNROLL for (int c = 0; c < kTile; ++c) acc[c] = fma(wv, kv_load(vp + 16 * c), acc[c]);
-      }
-      R1_UNROLL for (int c = 0; c < kTile; ++c) store(oj + i + 16 * c, acc[c]);
-    }
-    for (; i < hd; i += 16) {
-      const int c = int(min_of<int64_t>(16, hd - i));
-      V16 acc = load_n(oj + i, c);
-      for (int64_t p = 0; p < n; ++p) acc = fma(set1(wj[p]), kv_load_n(v + p * v_stride + i, c), acc);
-      store_n(oj + i, acc, c);
-    }
-  }
+  for_head_blocks<kAttnHeads>(group, [&]<int JB>(int64_t j) { values_heads<JB>(o + j * hd, hd, w + j * ld, ld, v, v_stride, n); });
 }
 
 template <Wt D>

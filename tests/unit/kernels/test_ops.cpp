@@ -94,12 +94,12 @@ TEST(Ops, EveryIsaMatchesScalarBitwise) {
 }
 
 // The fused attention runs equal the dot_f32 / axpy_f32 loops they replace, bit for bit, on every
-// ISA (group sizes of the real models, head sizes with and without a vector tail, runs shorter
+// ISA (group sizes of the real models and larger, head sizes with and without a vector tail, runs shorter
 // and longer than the four positions reduced together, slots wider than a head and misaligned).
 TEST(Ops, AttentionRunsMatchDotAndAxpyLoops) {
   std::mt19937 rng(23);
-  for (int64_t group : {1, 3, 6, 7, 8})
-    for (int64_t hd : {5, 16, 64, 72, 128})
+  for (int64_t group : {1, 3, 6, 7, 8, 11, 16})
+    for (int64_t hd : {5, 16, 48, 64, 72, 128})
       for (int64_t n : {1, 3, 4, 5, 16, 17}) {
         const int64_t stride = 2 * hd + 3, ld = n + 2;
         auto q = randn(group * hd, rng), kv = randn(n * stride, rng), o = randn(group * hd, rng);
@@ -130,8 +130,8 @@ TEST(Ops, AttentionRunsMatchDotAndAxpyLoops) {
 // on every ISA: the halves are converted exactly and enter the same chains.
 TEST(Ops, AttentionOnF16CacheEqualsF32OfSameValues) {
   std::mt19937 rng(29);
-  for (int64_t group : {1, 6, 8})
-    for (int64_t hd : {5, 16, 64, 72})
+  for (int64_t group : {1, 6, 8, 11})
+    for (int64_t hd : {5, 16, 48, 64, 72})
       for (int64_t n : {1, 4, 5, 17}) {
         const int64_t stride = 2 * hd + 3, ld = n + 2;
         auto q = randn(group * hd, rng), kv = randn(n * stride + 1, rng, 3.0f), o = randn(group * hd, rng);
