@@ -443,6 +443,15 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
 // Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
 // positions reduced together; each output element takes one fma per position in position order.
 // Cache values are f32 or f16 (converted exactly on load).
+// Cache rows are read a slice per position (one head's keys, a tile of its values) at a stride of
+// the whole slot, a pattern the hardware prefetcher follows poorly: the row kAttnAhead positions
+// on is requested in software (past a run's end harmlessly: prefetches do not fault).
+constexpr int64_t kAttnAhead = 8;
+R1_SIMD_INLINE void prefetch_span(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+}
+
 // Scores of JB heads against four positions: each chunk of the four key rows is loaded (and
 // converted) once for all JB heads; per (head, position) the chain is kv_dot's.
 template <int JB, typename E>
@@ -491,6 +500,7 @@ void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t 
   for (; p + 4 <= n; p += 4) {
     const E* k0 = k + p * k_stride;
     const E* kp[4] = {k0, k0 + k_stride, k0 + 2 * k_stride, k0 + 3 * k_stride};
+    for (int r = 0; r < 4; ++r) prefetch_span(kp[r] + kAttnAhead * k_stride, hd * sizeof(E));
     for_head_blocks<kScoreHeads>(group, [&]<int JB>(int64_t j) { scores_heads<JB>(q + j * hd, hd, kp, sv, s + j * ld + p, ld); });
   }
   for (; p < n; ++p)
@@ -508,6 +518,7 @@ R1_SIMD_INLINE void values_tile(float* o, int64_t hd, const float* w, int64_t ld
   }
   for (int64_t p = 0; p < n; ++p) {
     const E* vp = v + p * v_stride + i;
+    prefetch_span(vp + kAttnAhead * v_stride, 16 * KT * sizeof(E));
     V16 vt[KT];
     R1_UNROLL for (int c = 0; c < KT; ++c) vt[c] = kPart ? kv_load_n(vp, c_last) : kv_load(vp + 16 * c);
     R1_UNROLL for (int j = 0; j < JB; ++j) {
