@@ -57,9 +57,11 @@ class ThreadPool {
     parallel_for(units, [&](int64_t b, int64_t e) { fn(b * grain, std::min(n, e * grain)); });
   }
 
-  // Like parallel_for_grain, but threads claim chunks of whole grains (about eight per thread)
-  // from a shared counter until none are left, so a thread slowed down by the machine does not
-  // hold up the others. For work whose result does not depend on which thread runs a chunk.
+  // Like parallel_for_grain, but threads claim chunks of whole grains from a shared counter until
+  // none are left, so a thread slowed down by the machine does not hold up the others. Chunks
+  // shrink as the work runs out (each a quarter of the remainder per thread, at least one
+  // grain), so the threads also finish close together. For work whose result does not depend on
+  // which thread runs a chunk.
   template <typename F>
   void parallel_for_dynamic(int64_t n, int64_t grain, F&& fn) {
     const int64_t units = (n + grain - 1) / grain;
@@ -68,13 +70,15 @@ class ThreadPool {
       if (n > 0) fn(int64_t(0), n);
       return;
     }
-    const int64_t per = std::max<int64_t>(1, units / (8 * int64_t(t)));
     std::atomic<int64_t> next{0};
     run_claimed([&](int) {
+      int64_t u = next.load(std::memory_order_relaxed);
       for (;;) {
-        const int64_t u = next.fetch_add(per, std::memory_order_relaxed);
         if (u >= units) break;
-        fn(u * grain, std::min(n, (u + per) * grain));
+        const int64_t take = std::max<int64_t>(1, (units - u) / (4 * int64_t(t)));
+        if (!next.compare_exchange_weak(u, u + take, std::memory_order_relaxed)) continue;
+        fn(u * grain, std::min(n, (u + take) * grain));
+        u = next.load(std::memory_order_relaxed);
       }
     });
   }
