@@ -133,8 +133,12 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs) {
              y.cols);
     R1_CHECK(x.stride >= x.cols && y.stride >= y.cols);
     if (x.rows == 0 || w.rows == 0) continue;
-    const uintptr_t x_end = addr(x.row(x.rows - 1) + x.cols), y_end = addr(y.row(y.rows - 1) + y.cols);
-    R1_CHECK(x_end <= addr(y.data) || y_end <= addr(x.data), "matmul: y overlaps x");
+    const uintptr_t y_end = addr(y.row(y.rows - 1) + y.cols);
+    for (const MatmulJob& o : jobs) {  // its own x and every other job's
+      if (o.x.rows == 0 || o.x.cols == 0) continue;
+      const uintptr_t x_end = addr(o.x.row(o.x.rows - 1) + o.x.cols);
+      R1_CHECK(x_end <= addr(y.data) || y_end <= addr(o.x.data), "matmul: y overlaps x");
+    }
     if (w.cols == 0)
       for (int64_t t = 0; t < y.rows; ++t) std::fill(y.row(t), y.row(t) + y.cols, 0.0f);
   }

@@ -380,20 +380,21 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
   // q = wq_b(q_norm(wq_a(x))) or wq(x)                                   q: [T, H, nope + rope]
   s_.q.resize(size_t(T * H * qk));
   MatView q{s_.q.data(), T, H * qk, H * qk};
+  // kv = wkv_a(x) = [c | k_pe]; the cache keeps kv_norm(c) and rope(k_pe).   kv: [T, R + rope]
+  s_.kv.resize(size_t(T * kv_width));
+  MatView kvr{s_.kv.data(), T, kv_width, kv_width};
   if (cfg_.q_lora_rank > 0) {
     const int64_t QR = cfg_.q_lora_rank;
     s_.qa.resize(size_t(T * QR));
     MatView qa{s_.qa.data(), T, QR, QR};                                // qa: [T, q_lora_rank]
-    matmul(pool, h, a.wq_a, qa);
+    const MatmulJob down[] = {{h, a.wq_a, qa}, {h, a.wkv_a, kvr}};
+    matmul_batch(pool, down);
     for (int64_t t = 0; t < T; ++t) rms_norm(qa.row(t), a.q_norm.data(), eps, QR, qa.row(t));
     matmul(pool, qa, a.wq_b, q);
   } else {
-    matmul(pool, h, a.wq, q);
+    const MatmulJob proj[] = {{h, a.wq, q}, {h, a.wkv_a, kvr}};
+    matmul_batch(pool, proj);
   }
-  // kv = wkv_a(x) = [c | k_pe]; the cache keeps kv_norm(c) and rope(k_pe).   kv: [T, R + rope]
-  s_.kv.resize(size_t(T * kv_width));
-  MatView kvr{s_.kv.data(), T, kv_width, kv_width};
-  matmul(pool, h, a.wkv_a, kvr);
   for (int64_t t = 0; t < T; ++t) {
     const float* c = s_.rope_cos.data() + t * half;
     const float* s = s_.rope_sin.data() + t * half;
@@ -409,9 +410,12 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
   s_.q_abs.resize(size_t(T * H * R));
   if (a.wk_b.data) {
     // Split layout: head h's transposed key half is a [R, nope] matrix, q_abs = q_nope · wk_bᵀ.
+    std::vector<MatmulJob>& jobs = s_.jobs;
+    jobs.clear();
     for (int64_t hh = 0; hh < H; ++hh)
-      matmul(pool, ConstMatView(q.data + hh * qk, T, nope, H * qk), a.wk_b.rows_slice(hh * R, R),
-             MatView{s_.q_abs.data() + hh * R, T, R, H * R});
+      jobs.push_back({ConstMatView(q.data + hh * qk, T, nope, H * qk), a.wk_b.rows_slice(hh * R, R),
+                      MatView{s_.q_abs.data() + hh * R, T, R, H * R}});
+    matmul_batch(pool, jobs);
   } else {
     s_.rowbuf.resize(size_t(pool.size() * R));
     std::fill(s_.q_abs.data(), s_.q_abs.data() + T * H * R, 0.0f);
@@ -463,11 +467,13 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
 
   // o[t, h, :] = latent[t, h, :] · wkv_b[h, nope:, :]ᵀ                    o: [T, H * v]
   s_.o.resize(size_t(T * H * vdim));
+  std::vector<MatmulJob>& jobs = s_.jobs;
+  jobs.clear();
   for (int64_t hh = 0; hh < H; ++hh) {
     WeightView wv = a.wv_b.data ? a.wv_b.rows_slice(hh * vdim, vdim) : a.wkv_b.rows_slice(hh * (nope + vdim) + nope, vdim);
-    matmul(pool, ConstMatView(s_.latent.data() + hh * R, T, R, H * R), wv,
-           MatView{s_.o.data() + hh * vdim, T, vdim, H * vdim});
+    jobs.push_back({ConstMatView(s_.latent.data() + hh * R, T, R, H * R), wv, MatView{s_.o.data() + hh * vdim, T, vdim, H * vdim}});
   }
+  matmul_batch(pool, jobs);
   matmul(pool, ConstMatView(s_.o.data(), T, H * vdim, H * vdim), a.wo, y);   // y: [T, dim]
 }
 
