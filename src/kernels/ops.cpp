@@ -172,8 +172,7 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs) {
     for (size_t e = 0; e < i && p.xq_offset < 0; ++e) {
       const ConstMatView& o = jobs[e].x;
       if (plans[e].xq_offset >= 0 && o.data == j.x.data && o.rows == j.x.rows && o.cols == j.x.cols &&
-          o.stride == j.x.stride && plans[e].xq_row_bytes == p.xq_row_bytes &&
-          kernels::act_block_elems(jobs[e].w.dtype) == kernels::act_block_elems(j.w.dtype))
+          o.stride == j.x.stride && kernels::act_block_elems(jobs[e].w.dtype) == kernels::act_block_elems(j.w.dtype))
         p.xq_offset = plans[e].xq_offset;
     }
     if (p.xq_offset >= 0) continue;

@@ -19,10 +19,10 @@ struct V16 {
 
 // Independent 16-lane FMA chains (two ymm each) within the 16 ymm registers.
 inline constexpr int kFmaChains = 6;
-// attn_values: heads sharing one pass over the cache, times 16-lane column tiles (accumulators
-// in registers).
 // attn_scores: heads that share each load of four positions' keys.
 inline constexpr int kScoreHeads = 1;
+// attn_values: heads sharing one pass over the cache, times 16-lane column tiles (accumulators
+// in registers).
 inline constexpr int kAttnHeads = 4, kAttnTiles = 1;
 inline constexpr bool kHasMaskedLoads = false;
 
