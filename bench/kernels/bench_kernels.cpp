@@ -103,6 +103,7 @@ struct Matrices {
   std::vector<float> scales;
   std::vector<r1::WeightView> views;
   int64_t bytes_each = 0;
+  std::vector<std::unique_ptr<std::byte[], r1::AlignedFree>> packed;  // --packed: the kernels' layout
 };
 
 // Block-quantized types: 64 distinct rows quantized from Gaussian values, repeated.
@@ -119,7 +120,7 @@ void fill_blocks(r1::DType d, uint8_t* p, int64_t rows, int64_t cols) {
   for (int64_t r = distinct; r < rows; ++r) std::memcpy(p + r * rb, p + (r % distinct) * rb, size_t(rb));
 }
 
-Matrices make_copies(r1::DType d, int64_t rows, int64_t cols, uint64_t min_total) {
+Matrices make_copies(r1::DType d, int64_t rows, int64_t cols, uint64_t min_total, bool pack) {
   Matrices m;
   m.bytes_each = int64_t(*r1::dtype_bytes(d, uint64_t(rows * cols)));
   int64_t stride = (m.bytes_each + 4095) / 4096 * 4096;
@@ -149,6 +150,8 @@ Matrices make_copies(r1::DType d, int64_t rows, int64_t cols, uint64_t min_total
       w.scale = m.scales.data();
       w.scale_cols = (cols + 127) / 128;
     }
+    if (pack)
+      if (auto mem = r1::pack_weights(w)) m.packed.push_back(std::move(mem));
     m.views.push_back(w);
   }
   return m;
@@ -178,7 +181,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> types = {"F32", "BF16", "F16", "F8_E4M3"};
   int reps = 7;
   int prefill_t = 512;
-  bool json_out = false, skip_matvec = false, skip_batch = false, skip_prefill = false;
+  bool json_out = false, skip_matvec = false, skip_batch = false, skip_prefill = false, packed = false;
   std::vector<std::string> only_shapes;
   app.add_option("-t,--threads", threads, "Thread counts to run");
   app.add_option("--types", types, "Weight types (F32 BF16 F16 F8_E4M3 Q8_0 Q4_0 Q4_K Q5_K Q6_K)");
@@ -188,6 +191,7 @@ int main(int argc, char** argv) {
   app.add_option("--shapes", only_shapes, "Only these matvec shapes (by name)");
   app.add_flag("--no-matvec", skip_matvec);
   app.add_flag("--no-batch", skip_batch);
+  app.add_flag("--packed", packed, "Repack block-quantized weights for the kernels, as models do when loading");
   app.add_flag("--no-prefill", skip_prefill);
   app.add_flag("--json", json_out, "Print JSON instead of a table");
   CLI11_PARSE(app, argc, argv);
@@ -231,7 +235,7 @@ int main(int argc, char** argv) {
           if (!only_shapes.empty() &&
               std::find(only_shapes.begin(), only_shapes.end(), sh.name) == only_shapes.end())
             continue;
-          Matrices m = make_copies(d, sh.rows, sh.cols, uint64_t(512) << 20);
+          Matrices m = make_copies(d, sh.rows, sh.cols, uint64_t(512) << 20, packed);
           auto x = random_acts(sh.cols);
           std::vector<float> y(size_t(sh.rows));
           auto pass = [&] {
@@ -276,7 +280,7 @@ int main(int argc, char** argv) {
       const Shape sh = kShapes[2];
       for (const std::string& tn : types) {
         r1::DType d = parse_type(tn);
-        Matrices m = make_copies(d, sh.rows, sh.cols, uint64_t(512) << 20);
+        Matrices m = make_copies(d, sh.rows, sh.cols, uint64_t(512) << 20, packed);
         double base = 0;
         for (int T : {1, 2, 3, 4, 6, 8, 12, 16}) {
           auto x = random_acts(int64_t(T) * sh.cols);
@@ -314,7 +318,7 @@ int main(int argc, char** argv) {
       for (const std::string& tn : types) {
         r1::DType d = parse_type(tn);
         for (const Shape& sh : gemm_shapes) {
-          Matrices m = make_copies(d, sh.rows, sh.cols, 0);
+          Matrices m = make_copies(d, sh.rows, sh.cols, 0, packed);
           auto x = random_acts(int64_t(prefill_t) * sh.cols);
           std::vector<float> y(size_t(int64_t(prefill_t) * sh.rows));
           auto run = [&] {

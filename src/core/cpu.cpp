@@ -2,6 +2,7 @@
 #include "core/cpu.h"
 
 #include <cpuid.h>
+#include <unistd.h>
 
 #include <cstdint>
 
@@ -81,6 +82,11 @@ std::optional<Isa> isa_from_name(std::string_view name) {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
     if (isa_name(isa) == name) return isa;
   return std::nullopt;
+}
+
+uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
 }
 
 }  // namespace r1

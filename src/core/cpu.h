@@ -2,6 +2,7 @@
 // the best the CPU supports, or the one R1_ISA=scalar|avx2|avx512 forces (for tests).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -20,5 +21,7 @@ Isa best_isa();                  // highest level this CPU runs
 bool isa_supported(Isa isa);
 std::string_view isa_name(Isa isa);
 std::optional<Isa> isa_from_name(std::string_view name);
+// Bytes of physical memory (0 if the system does not say).
+uint64_t physical_memory_bytes();
 
 }  // namespace r1

@@ -106,7 +106,25 @@ WeightView WeightView::rows_slice(int64_t begin, int64_t count) const {
   v.rows = count;
   v.data = static_cast<const uint8_t*>(data) + begin * row_bytes();
   v.row0 = row0 + begin;
+  // packed rows come in panels of 16: a slice keeps them only if it starts on a panel
+  const bool whole_panels = begin % kernels::kPackedRows == 0;
+  v.packed = packed && whole_panels ? static_cast<const uint8_t*>(packed) + begin * row_bytes() : nullptr;
   return v;
+}
+
+uint64_t packed_weight_bytes(const WeightView& w) {
+  return uint64_t((w.rows + kernels::kPackedRows - 1) / kernels::kPackedRows * kernels::kPackedRows) *
+         uint64_t(w.row_bytes());
+}
+
+std::unique_ptr<std::byte[], AlignedFree> pack_weights(WeightView& w) {
+  check_weight(w);
+  const KernelTable& k = active();
+  if (k.packable == nullptr || !k.packable(w.dtype) || w.rows == 0 || w.cols == 0) return nullptr;
+  auto mem = aligned_alloc_bytes(size_t(packed_weight_bytes(w)));
+  k.pack_weights(w, reinterpret_cast<uint8_t*>(mem.get()));
+  w.packed = mem.get();
+  return mem;
 }
 
 Isa active_isa() { return active().isa; }

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "core/cpu.h"
@@ -55,6 +56,9 @@ struct WeightView {
   const float* scale = nullptr;
   int64_t scale_cols = 0;  // ceil(cols/128)
   int64_t row0 = 0;
+  // Optional: the same matrix repacked by pack_weights; the quantized kernels read it instead of
+  // `data` when set (the scalar reference always reads `data`).
+  const void* packed = nullptr;
 
   // Bytes of one row (block-quantized types: cols must be a multiple of the block size).
   int64_t row_bytes() const;
@@ -102,6 +106,17 @@ struct MatmulJob {
 // of one start-up and one wait each. Every y is bit-identical to matmul(x, w, y); jobs with the
 // same x (same view) and activation format share one quantization of it. No y may overlap any x.
 void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs);
+
+// Block-quantized weights repacked for the kernels of the active ISA: 16 rows interleaved per
+// block, so decode (fewer than 8 rows of x) multiplies 16 rows per vector instead of reducing one
+// row at a time; prefill still reads `data`. A packed matrix has the bytes of the file's layout
+// (plus zero rows up to a multiple of 16: packed_weight_bytes), and the same layout serves AVX2
+// and AVX-512.
+// Returns the packed copy and points w.packed at it, or returns null and leaves w as is when the
+// active ISA has no packed kernels for w's type (packed: Q8_0, Q4_K, Q6_K). Results are bit for
+// bit those of the unpacked matrix. The copy must outlive every view of w.
+std::unique_ptr<std::byte[], AlignedFree> pack_weights(WeightView& w);
+uint64_t packed_weight_bytes(const WeightView& w);
 
 // Dot product of two f32 vectors, contract order.
 float dot_f32(const float* a, const float* b, int64_t n);

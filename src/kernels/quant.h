@@ -35,6 +35,9 @@ static_assert(sizeof(BlockA8) == 40);
 // The k-quants use BlockQ8_K (core/quant_blocks.h) under the same rule, with bsums[j] the sum of
 // qs[16j .. 16j+15].
 
+// Rows per panel of a packed weight matrix (ops.h pack_weights).
+inline constexpr int64_t kPackedRows = 16;
+
 // Weight types with a quantized matmul.
 bool quantized_matmul_type(DType w);
 // Elements per activation block for weights of type w (32 or 256).

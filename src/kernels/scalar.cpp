@@ -242,7 +242,7 @@ const KernelTable& scalar_table() {
       dequantize_row,   rms_norm,      silu_mul, softmax,
       add_inplace,      scale_inplace, argmax,   rope_neox,
       rope_interleaved, read_stream,   fma_loop, 16,
-      qmatmul_rows_reference, quantize_act_row,
+      qmatmul_rows_reference, quantize_act_row, nullptr, nullptr,
       attn_scores<float>, attn_scores<uint16_t>, attn_values<float>, attn_values<uint16_t>,
   };
   return table;

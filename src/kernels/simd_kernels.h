@@ -31,6 +31,10 @@ template <typename T>
 R1_SIMD_INLINE T min_of(T a, T b) {
   return a < b ? a : b;
 }
+template <typename T>
+R1_SIMD_INLINE T max_of(T a, T b) {
+  return a < b ? b : a;
+}
 
 // Row pointers without the views' inline members: inline functions shared with files built for
 // other ISAs must not be emitted from this one (the linker would keep an arbitrary copy).
@@ -744,7 +748,7 @@ const KernelTable& table() {
       kIsa,      matmul_rows, dot_f32,          axpy_f32,         dequantize_row,
       rms_norm,  silu_mul,    softmax,          add_inplace,      scale_inplace,
       argmax,    rope_neox,   rope_interleaved, read_stream_impl, fma_loop,
-      kRowGrain, qmatmul_rows,     quantize_act_row,
+      kRowGrain, qmatmul_rows,     quantize_act_row, packable, pack_weights,
       attn_scores<float>, attn_scores<uint16_t>, attn_values<float>, attn_values<uint16_t>,
   };
   return t;

@@ -118,6 +118,18 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
   w.dtype = t->dtype;
   w.data = t->data;
   record(name, {rows, cols}, role, t->dtype, t->nbytes);
+  const bool matmul_input = role == WeightRole::kProjection || role == WeightRole::kExpert || role == WeightRole::kOutput;
+  return matmul_input ? packed(w) : w;
+}
+
+WeightView WeightBinder::packed(WeightView w) {
+  if (store_ == nullptr || w.data == nullptr || !is_block_quantized(w.dtype)) return w;
+  const uint64_t bytes = packed_weight_bytes(w);
+  if (packed_bytes_ + bytes > pack_budget_) return w;
+  if (auto mem = pack_weights(w)) {
+    packed_bytes_ += bytes;
+    store_->push_back(std::move(mem));
+  }
   return w;
 }
 

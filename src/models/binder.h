@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -55,6 +56,16 @@ class WeightBinder {
   // A 1-D tensor of n elements (F32/F16/BF16), converted to f32.
   std::vector<float> vector(const std::string& name, int64_t n);
   bool has(const std::string& name) const { return ckpt_ && ckpt_->find(name) != nullptr; }
+  // Matrices bound from now on that are read by matmul (projections, experts, lm_head) are also
+  // repacked for the kernels (ops.h pack_weights) into buffers kept in `store`, as long as the
+  // packed copies stay within `budget` bytes in all (beyond it, matrices keep the file's layout:
+  // the same results, slower).
+  void pack_into(std::vector<std::unique_ptr<std::byte[], AlignedFree>>* store, uint64_t budget) {
+    store_ = store;
+    pack_budget_ = budget;
+  }
+  // w repacked as above (e.g. an embedding table that is also the output matrix).
+  WeightView packed(WeightView w);
   // Tensors matching `pred` are allowed without being bound (e.g. MTP layers not run yet).
   void ignore_if(std::function<bool(const std::string&)> pred) { ignore_.push_back(std::move(pred)); }
   // Throws r1::Error listing every problem, or returns if there are none.
@@ -80,6 +91,8 @@ class WeightBinder {
   std::vector<std::function<bool(const std::string&)>> ignore_;
   std::vector<TensorSpec> specs_;
   std::map<WeightRole, uint64_t> bytes_;
+  std::vector<std::unique_ptr<std::byte[], AlignedFree>>* store_ = nullptr;
+  uint64_t pack_budget_ = 0, packed_bytes_ = 0;
 };
 
 // Bytes of a tensor of `shape` stored as `dtype` (F8_E4M3 includes its block scales).

@@ -280,7 +280,7 @@ void DeepseekV3::bind() {
   }
   norm_ = b.vector("model.norm.weight", D);
   bool tied = cfg_.tie_word_embeddings && !b.has("lm_head.weight");
-  head_ = tied ? embed_ : b.matrix("lm_head.weight", cfg_.vocab_size, D, WeightRole::kOutput);
+  head_ = tied ? b.packed(embed_) : b.matrix("lm_head.weight", cfg_.vocab_size, D, WeightRole::kOutput);
   // The multi-token-prediction module (layers >= num_hidden_layers) loads but is not run.
   const int64_t n_layers = cfg_.n_layers;
   b.ignore_if([n_layers](const std::string& name) {

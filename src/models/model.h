@@ -70,11 +70,13 @@ class Model {
   const std::vector<TensorSpec>& tensor_specs() const { return specs_; }
 
  protected:
-  // A binder over the checkpoint, or a planning binder for a config-only checkpoint.
-  static WeightBinder make_binder(const Checkpoint& ckpt);
+  // A binder over the checkpoint (repacking quantized matrices into packed_), or a planning
+  // binder for a config-only checkpoint.
+  WeightBinder make_binder(const Checkpoint& ckpt);
   ModelInfo info_;
   LayerHook hook_;
   std::vector<TensorSpec> specs_;
+  std::vector<std::unique_ptr<std::byte[], AlignedFree>> packed_;  // WeightBinder::pack_into
 };
 
 struct LoadOptions {

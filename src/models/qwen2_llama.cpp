@@ -193,7 +193,7 @@ void Qwen2Llama::bind() {
   }
   // Tied embeddings: HF drops lm_head.weight from the file; a file that still carries it is fine.
   bool tied = cfg_.tie_word_embeddings && !b.has("lm_head.weight");
-  lm_head_ = tied ? embed_ : b.matrix("lm_head.weight", cfg_.vocab_size, D, WeightRole::kOutput);
+  lm_head_ = tied ? b.packed(embed_) : b.matrix("lm_head.weight", cfg_.vocab_size, D, WeightRole::kOutput);
   b.finish();
 
   info_.architecture = cfg_.model_type;

@@ -47,7 +47,14 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
 }
 
 WeightBinder Model::make_binder(const Checkpoint& ckpt) {
-  if (!ckpt.config_only) return WeightBinder(ckpt);
+  if (!ckpt.config_only) {
+    // Packed copies are read instead of the file's pages, so both are resident only while
+    // loading; past half the machine's memory the rest stays unpacked (a model near the size of
+    // memory is served from the page cache as it is).
+    WeightBinder b(ckpt);
+    b.pack_into(&packed_, physical_memory_bytes() / 2);
+    return b;
+  }
   // Plan the storage types a release of this config would have.
   DTypePlan plan;
   const auto& c = ckpt.config;

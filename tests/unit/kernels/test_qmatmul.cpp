@@ -290,6 +290,60 @@ TEST(QMatmul, BatchOfJobsEqualsEachAlone) {
   }
 }
 
+// Weights repacked for the kernels (pack_weights) give the bits of the file's layout on the
+// scalar reference: every packed type, row counts that fill the last 16-row panel or not, decode
+// and prefill row counts, row slices that keep the packing (on a panel boundary) or drop it, and
+// a pool of 3 threads. The packing is the same for every ISA: a matrix packed under one ISA is
+// read by the others.
+TEST(QMatmul, PackedWeightsEqualTheFileLayout) {
+  std::mt19937 rng(16);
+  ThreadPool p1(1), p3(3);
+  const auto isas = test::supported_isas();
+  for (DType t : kQTypes) {
+    const int64_t k = t == DType::kQ8_0 ? 96 : 512;  // 3 Q8_0 blocks: fewer than the 8 chains
+    for (int64_t rows : {int64_t(16), int64_t(45)}) {
+      for (bool raw : {false, true}) {
+        QWeight qw = make_qweight(t, rows, k, rng, raw);
+        WeightView packed = qw.view;
+        std::unique_ptr<std::byte[], AlignedFree> mem;
+        {
+          IsaScope s(isas.back());
+          mem = pack_weights(packed);
+        }
+        const bool expect_packed = isas.back() != Isa::kScalar && (t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K);
+        ASSERT_EQ(mem != nullptr, expect_packed) << dtype_name(t);
+        if (!expect_packed) continue;
+        ASSERT_EQ(packed.packed, mem.get());
+        EXPECT_EQ(packed_weight_bytes(packed), uint64_t((rows + 15) / 16 * 16 * qw.view.row_bytes()));
+        EXPECT_NE(packed.rows_slice(16, rows - 16).packed, nullptr);
+        EXPECT_EQ(packed.rows_slice(5, 7).packed, nullptr);
+        for (int64_t T : {1, 3, 5, 12}) {
+          auto x = make_acts(T, k, k + 3, rng);
+          std::vector<std::pair<WeightView, WeightView>> cases = {
+              {qw.view, packed}, {qw.view.rows_slice(16, rows - 16), packed.rows_slice(16, rows - 16)},
+              {qw.view.rows_slice(5, 7), packed.rows_slice(5, 7)}};
+          for (const auto& [plain, pk] : cases) {
+            std::vector<float> want;
+            {
+              IsaScope s(Isa::kScalar);
+              want = run_matmul(p1, x.view, plain);
+            }
+            for (Isa isa : isas) {
+              IsaScope s(isa);
+              for (ThreadPool* pool : {&p1, &p3}) {
+                const std::vector<float> got = run_matmul(*pool, x.view, pk);
+                EXPECT_EQ(first_mismatch(got.data(), want.data(), int64_t(want.size())), -1)
+                    << isa_name(isa) << " " << dtype_name(t) << (raw ? " raw" : "") << " rows " << pk.rows << " T=" << T
+                    << " on " << pool->size() << " threads";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(QMatmul, ActivationQuantization) {
   // amax maps to ±127, the rest to round(x * 127 / amax); an all-zero block has d = 0.
   std::vector<float> x(32, 0.0f);
