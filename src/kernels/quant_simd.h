@@ -826,7 +826,7 @@ template <typename Block>
 R1_SIMD_INLINE void prefetch_packed(const Block* p) {
   const char* at = reinterpret_cast<const char*>(p) + kPackAhead;
 #pragma GCC unroll 64
-  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(at + off, _MM_HINT_T0);
+  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(at + off, _MM_HINT_T1);
 }
 
 // Q8_0 weights repacked at load time (pack_weights below): a panel block with signed codes (the
