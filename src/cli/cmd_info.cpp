@@ -37,7 +37,7 @@ struct InfoOptions {
 
 int run_info(const InfoOptions& o) {
   auto ckpt = open_checkpoint(resolve_model_path(o.model.model), LoadMode::kMmap, /*allow_config_only=*/true);
-  auto model = load_model(ckpt);
+  auto model = load_model(ckpt, {.pack_weights = false});  // described, never run
   const ModelInfo& info = model->info();
   const int64_t kv_values = info.kv_values_per_token_layer * info.n_layers;
   nlohmann::ordered_json j;

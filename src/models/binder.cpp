@@ -220,6 +220,7 @@ void fill_size_info(const WeightBinder& b, int64_t experts_per_token, int64_t n_
   info.bytes_per_token = b.bytes() - embed + embed_read - b.bytes(WeightRole::kExpert) +
                          uint64_t(double(b.bytes(WeightRole::kExpert)) * active_share + 0.5);
   info.dtype_counts = b.dtype_counts();
+  info.packed_bytes = b.packed_bytes();
 }
 
 }  // namespace r1

@@ -66,6 +66,7 @@ class WeightBinder {
   }
   // w repacked as above (e.g. an embedding table that is also the output matrix).
   WeightView packed(WeightView w);
+  uint64_t packed_bytes() const { return packed_bytes_; }
   // Tensors matching `pred` are allowed without being bound (e.g. MTP layers not run yet).
   void ignore_if(std::function<bool(const std::string&)> pred) { ignore_.push_back(std::move(pred)); }
   // Throws r1::Error listing every problem, or returns if there are none.

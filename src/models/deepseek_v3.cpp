@@ -201,8 +201,9 @@ struct Scratch {
 
 class DeepseekV3 final : public Model {
  public:
-  explicit DeepseekV3(std::shared_ptr<Checkpoint> ckpt)
+  DeepseekV3(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options)
       : ckpt_(std::move(ckpt)), cfg_(Config::parse(JsonConfig(ckpt_->config, ckpt_->path + "/config.json"))) {
+    pack_weights_ = options.pack_weights;
     bind();
     inv_freq_ = cfg_.inv_freq();
   }
@@ -638,8 +639,8 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
 
 }  // namespace
 
-std::unique_ptr<Model> make_deepseek_v3(std::shared_ptr<Checkpoint> ckpt) {
-  return std::make_unique<DeepseekV3>(std::move(ckpt));
+std::unique_ptr<Model> make_deepseek_v3(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options) {
+  return std::make_unique<DeepseekV3>(std::move(ckpt), options);
 }
 
 }  // namespace r1

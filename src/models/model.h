@@ -32,6 +32,7 @@ struct ModelInfo {
   int64_t params_active = 0;   // parameters used for one token (MoE: top-k + shared experts)
   uint64_t weight_bytes = 0;   // bytes of all bound tensors
   uint64_t bytes_per_token = 0;  // weight bytes read per decoded token (one embedding row, not the table)
+  uint64_t packed_bytes = 0;     // weights also held repacked for the decode kernels (LoadOptions)
   std::map<std::string, int64_t> dtype_counts;  // tensors per storage type
   int64_t kv_values_per_token_layer = 0;  // f32 values the KV cache stores per token and layer
   bool has_weights = true;                // false for a config-only directory (info / gen-random)
@@ -76,17 +77,21 @@ class Model {
   ModelInfo info_;
   LayerHook hook_;
   std::vector<TensorSpec> specs_;
+  bool pack_weights_ = true;  // LoadOptions::pack_weights
   std::vector<std::unique_ptr<std::byte[], AlignedFree>> packed_;  // WeightBinder::pack_into
 };
 
 struct LoadOptions {
   LoadMode mode = LoadMode::kMmap;
+  // Repack quantized matrices for the decode kernels (WeightBinder::pack_into); off where the
+  // model is only inspected (r1 info).
+  bool pack_weights = true;
 };
 
 // Opens `path` (a Hugging Face directory) and builds the model its config names.
 // Throws r1::Error for unknown architectures, bad configs and bad checkpoints.
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {});
-std::unique_ptr<Model> load_model(std::shared_ptr<Checkpoint> ckpt);
+std::unique_ptr<Model> load_model(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options = {});
 
 // Reads eos ids (int or list) from config.json, overridden by generation_config.json.
 void read_special_ids(const Checkpoint& ckpt, ModelInfo& info);

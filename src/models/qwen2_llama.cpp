@@ -131,8 +131,9 @@ struct Scratch {
 
 class Qwen2Llama final : public Model {
  public:
-  explicit Qwen2Llama(std::shared_ptr<Checkpoint> ckpt)
+  Qwen2Llama(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options)
       : ckpt_(std::move(ckpt)), cfg_(Config::parse(JsonConfig(ckpt_->config, ckpt_->path + "/config.json"))) {
+    pack_weights_ = options.pack_weights;
     bind();
     inv_freq_ = cfg_.inv_freq();
     // GGUF llama3 files carry the rope scaling as per-frequency divisors (rope_freqs.weight).
@@ -319,8 +320,8 @@ void Qwen2Llama::mlp(ThreadPool& pool, const Layer& layer) {
 
 }  // namespace
 
-std::unique_ptr<Model> make_qwen2_llama(std::shared_ptr<Checkpoint> ckpt) {
-  return std::make_unique<Qwen2Llama>(std::move(ckpt));
+std::unique_ptr<Model> make_qwen2_llama(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options) {
+  return std::make_unique<Qwen2Llama>(std::move(ckpt), options);
 }
 
 }  // namespace r1

@@ -6,13 +6,13 @@
 
 namespace r1 {
 
-std::unique_ptr<Model> make_qwen2_llama(std::shared_ptr<Checkpoint> ckpt);
-std::unique_ptr<Model> make_deepseek_v3(std::shared_ptr<Checkpoint> ckpt);
+std::unique_ptr<Model> make_qwen2_llama(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options);
+std::unique_ptr<Model> make_deepseek_v3(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options);
 
 namespace {
 struct Architecture {
   const char* model_type;
-  std::unique_ptr<Model> (*make)(std::shared_ptr<Checkpoint>);
+  std::unique_ptr<Model> (*make)(std::shared_ptr<Checkpoint>, const LoadOptions&);
 };
 const Architecture kArchitectures[] = {
     {"qwen2", make_qwen2_llama},
@@ -27,14 +27,14 @@ int64_t Model::logits_rows(std::span<const SeqChunk> batch) {
   return rows;
 }
 
-std::unique_ptr<Model> load_model(std::shared_ptr<Checkpoint> ckpt) {
+std::unique_ptr<Model> load_model(std::shared_ptr<Checkpoint> ckpt, const LoadOptions& options) {
   auto mt = ckpt->config.find("model_type");
   if (mt == ckpt->config.end() || !mt->is_string())
     fail("{}/config.json: 'model_type' is missing", ckpt->path);
   std::string type = mt->get<std::string>();
   std::string known;
   for (const Architecture& a : kArchitectures) {
-    if (type == a.model_type) return a.make(std::move(ckpt));
+    if (type == a.model_type) return a.make(std::move(ckpt), options);
     known += known.empty() ? "" : ", ";
     known += a.model_type;
   }
@@ -43,16 +43,16 @@ std::unique_ptr<Model> load_model(std::shared_ptr<Checkpoint> ckpt) {
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
-  return load_model(open_checkpoint(path, options.mode));
+  return load_model(open_checkpoint(path, options.mode), options);
 }
 
 WeightBinder Model::make_binder(const Checkpoint& ckpt) {
   if (!ckpt.config_only) {
-    // Packed copies are read instead of the file's pages, so both are resident only while
-    // loading; past half the machine's memory the rest stays unpacked (a model near the size of
-    // memory is served from the page cache as it is).
+    // Decode reads the packed copies and prefill the file's pages. Within half the machine's
+    // memory: beyond it the rest stays unpacked (a model near the size of memory is served from
+    // the page cache as it is).
     WeightBinder b(ckpt);
-    b.pack_into(&packed_, physical_memory_bytes() / 2);
+    if (pack_weights_) b.pack_into(&packed_, physical_memory_bytes() / 2);
     return b;
   }
   // Plan the storage types a release of this config would have.

@@ -219,6 +219,21 @@ FloatBuffer prompt_logits(Model& model, const std::vector<int32_t>& ids) {
   return out;
 }
 
+// Logits of each token of `ids` fed one at a time (decode steps) into a fresh cache (2 threads).
+FloatBuffer stepwise_logits(Model& model, const std::vector<int32_t>& ids) {
+  const int64_t T = int64_t(ids.size()), V = model.info().vocab_size;
+  ThreadPool pool(2);
+  KvCache cache(model.kv_layout(), T);
+  KvSeq seq;
+  R1_CHECK(seq.reserve(cache, int32_t(T)));
+  FloatBuffer out(size_t(T * V));
+  for (int64_t t = 0; t < T; ++t) {
+    SeqChunk chunk{std::span(ids).subspan(size_t(t), 1), &seq, false};
+    model.forward(pool, {&chunk, 1}, cache, MatView{out.data() + t * V, 1, V, V});
+  }
+  return out;
+}
+
 // GGUF and safetensors of the same weights give bit-identical logits for qwen2 (same math, and
 // the weights enter the dot products as the same f32 values).
 TEST(GgufGolden, Qwen2F32GgufLogitsBitIdenticalToSafetensors) {
@@ -415,6 +430,30 @@ TEST(GgufExport, Q4_K_MRunsThroughQuantizedKernels) {
   std::printf("[ Q4_K_M ] max deviation %.3g of the row max; argmax agreement %d/%d\n", worst, argmax_same, int(T));
   EXPECT_LT(worst, 3e-2);
   EXPECT_GE(argmax_same, 36);
+}
+
+// Matrices repacked at load for the decode kernels (the default) give exactly the logits of the
+// file's layout: decode steps (one token each) and a 5-token prompt (both below the prefill
+// threshold, so both read the packed copies), for Q8_0 and for Q4_K_M (Q4_K and Q6_K blocks).
+TEST(GgufExport, PackedWeightsGiveTheFileLayoutsLogits) {
+  const std::string q8 = gguf_fixture("qwen2_rand256.Q8_0.gguf");
+  const std::string q4 = (scratch() / "rand256.Q4_K_M.packed.gguf").string();
+  GgufExportOptions o;
+  o.convert.type = GgufFileType::kQ4_K_M;
+  export_gguf(q8, q4, o);
+  for (const std::string& file : {q8, q4}) {
+    std::unique_ptr<Model> packed = load_model(file), plain = load_model(file, {.pack_weights = false});
+    EXPECT_EQ(plain->info().packed_bytes, 0u);
+    if (active_isa() != Isa::kScalar) EXPECT_GE(packed->info().packed_bytes, packed->info().bytes_per_token / 2) << file;
+    const int64_t V = packed->info().vocab_size;
+    std::vector<int32_t> ids;
+    for (int64_t i = 0; i < 12; ++i) ids.push_back(int32_t((i * 7919 + 5) % V));
+    FloatBuffer a = stepwise_logits(*packed, ids), b = stepwise_logits(*plain, ids);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << file << ": decode steps";
+    const std::vector<int32_t> prompt(ids.begin(), ids.begin() + 5);
+    FloatBuffer c = prompt_logits(*packed, prompt), d = prompt_logits(*plain, prompt);
+    EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * sizeof(float)), 0) << file << ": 5-token prompt";
+  }
 }
 
 // A Hugging Face directory with tokenizer files: they are embedded; a tokenizer larger than the
