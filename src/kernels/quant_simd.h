@@ -986,7 +986,9 @@ void pack_weights(const WeightView& w, uint8_t* out) {
       const int64_t n = min_of<int64_t>(kKPanelCols, w.rows - o0);
       pack_a_panel(w, o0, n, nb, panel.data());
       for (int64_t b = 0; b < nb; ++b, ++dst) {
-        for (int i = 0; i < 512; i += 32) store(&dst->codes[0][i], _mm256_xor_si256(loadu256(&panel[b].codes[0][i]), flip));
+        for (int g = 0; g < kQK8_0 / 4; ++g)
+          for (int h = 0; h < 2; ++h)
+            store(&dst->codes[g][32 * h], _mm256_xor_si256(loadu256(&panel[b].codes[g][32 * h]), flip));
         for (int64_t c = 0; c < kKPanelCols; ++c) dst->d[c] = c < n ? half_bits(o0 + c, b, offsetof(BlockQ8_0, d)) : 0;
       }
     }
