@@ -1,10 +1,12 @@
 // The SIMD kernels, written once over the 16-lane V16 of the including ISA file (avx2.cpp,
 // avx512.cpp), which first includes its simd_<isa>.h and defines the tile sizes (kMR, kNR,
-// kOBMax, kPanelBytes, kKC, kTB, kDirectMaxT, kDirectN). Every accumulator holds the 16 partial
-// sums of the numerics contract (ops.h), so each output equals the scalar reference bit for bit
-// whichever path below computes it; the paths differ only in how they reuse data:
-//  * direct (T <= kDirectMaxT, decode): kDirectN weight rows are streamed once, converted in
-//    registers and multiplied with all T activation rows; this is the memory-bound matvec.
+// kOBMax, kPanelBytes, kKC, kTB, kDirectMaxT, kDirectN, kDirectNFew). Every accumulator holds
+// the 16 partial sums of the numerics contract (ops.h), so each output equals the scalar
+// reference bit for bit whichever path below computes it; the paths differ only in how they
+// reuse data:
+//  * direct (T <= kDirectMaxT, decode): kDirectN weight rows (kDirectNFew for T <= 2) are
+//    streamed once, converted in registers and multiplied with all T activation rows; this is the
+//    memory-bound matvec.
 //  * blocked (larger T, prefill): a panel of up to kOBMax weight rows (at most kPanelBytes, sized
 //    for L2) is converted to f32 once into per-thread scratch (a tile, not a copy of the matrix)
 //    and serves many activation rows; a kMR x kNR register tile runs over it in k blocks of
@@ -223,9 +225,9 @@ void direct_rows(const ConstMatView& x, const WeightView& w, const MatView& y, i
   const float* xr[M];
   R1_UNROLL for (int m = 0; m < M; ++m) xr[m] = xrow(x, m);
   float* yo = yrow(y, 0);
+  constexpr int kN = M <= 2 ? kDirectNFew : kDirectN;
   int64_t o = o_begin;
-  for (; o + kDirectN <= o_end; o += kDirectN)
-    direct_tile<D, M, kDirectN>(xr, w, o, yo + o, y.stride);
+  for (; o + kN <= o_end; o += kN) direct_tile<D, M, kN>(xr, w, o, yo + o, y.stride);
   for (; o < o_end; ++o) direct_tile<D, M, 1>(xr, w, o, yo + o, y.stride);
 }
 
