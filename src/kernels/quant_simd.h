@@ -877,6 +877,23 @@ R1_SIMD_INLINE void a_panel_rows(const Block* panel, int64_t nb, int32_t offset,
   }
 }
 
+// Every activation row against one panel (output columns o0 ..), kKPanelRows rows at a time, then
+// one by one: rows<MR>(a, out) computes out[r][c]; y receives columns [o0 + c0, o0 + c1).
+template <typename Act, typename Rows>
+R1_SIMD_INLINE void rows_on_panel(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const MatView& y, int64_t o0,
+                                  int64_t c0, int64_t c1, Rows rows) {
+  auto run = [&]<int MR>(int64_t t) {
+    const Act* a[MR];
+    for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const Act*>(xq + (t + r) * xq_row_bytes);
+    alignas(64) float out[MR][kKPanelCols];
+    rows.template operator()<MR>(a, out);
+    for (int r = 0; r < MR; ++r) std::memcpy(yrow(y, t + r) + o0 + c0, out[r] + c0, sizeof(float) * size_t(c1 - c0));
+  };
+  int64_t t = 0;
+  for (; t + kKPanelRows <= T; t += kKPanelRows) run.template operator()<kKPanelRows>(t);
+  for (; t < T; ++t) run.template operator()<1>(t);
+}
+
 // Panels of 16 weight rows over all of K (per-thread scratch), each serving every activation row.
 template <typename Panel, typename Act, typename Pack, typename Rows>
 void panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
@@ -889,16 +906,9 @@ void panel_gemm(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Weight
     const int64_t steps = T / kKPanelRows + T % kKPanelRows;
     const int64_t lines = min_of<int64_t>(kKPanelCols, w.rows - o0 - n) * rb / 64;
     NextPanel next{static_cast<const char*>(w.data) + (o0 + n) * rb, lines, (lines + steps * nb - 1) / (steps * nb)};
-    auto run = [&]<int MR>(int64_t t) {
-      const Act* a[MR];
-      for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const Act*>(xq + (t + r) * xq_row_bytes);
-      alignas(64) float out[MR][kKPanelCols];
+    rows_on_panel<Act>(xq, xq_row_bytes, T, y, o0, 0, n, [&]<int MR>(const Act* const (&a)[MR], float (*out)[kKPanelCols]) {
       rows.template operator()<MR>(panel, a, out, next);
-      for (int r = 0; r < MR; ++r) std::memcpy(yrow(y, t + r) + o0, out[r], sizeof(float) * size_t(n));
-    };
-    int64_t t = 0;
-    for (; t + kKPanelRows <= T; t += kKPanelRows) run.template operator()<kKPanelRows>(t);
-    for (; t < T; ++t) run.template operator()<1>(t);
+    });
   }
 }
 
@@ -1149,16 +1159,9 @@ void packed_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const We
     for (int64_t o0 = o_begin / kKPanelCols * kKPanelCols; o0 < o_end; o0 += kKPanelCols) {
       const uint8_t* panel = packed + o0 / kKPanelCols * panel_bytes;
       const int64_t c0 = max_of<int64_t>(o_begin - o0, 0), c1 = min_of<int64_t>(o_end - o0, kKPanelCols);
-      auto run = [&]<int MR>(int64_t t) {
-        const Act* a[MR];
-        for (int r = 0; r < MR; ++r) a[r] = reinterpret_cast<const Act*>(xq + (t + r) * xq_row_bytes);
-        alignas(64) float out[MR][kKPanelCols];
+      rows_on_panel<Act>(xq, xq_row_bytes, T, y, o0, c0, c1, [&]<int MR>(const Act* const (&a)[MR], float (*out)[kKPanelCols]) {
         rows.template operator()<MR>(panel, a, out);
-        for (int r = 0; r < MR; ++r) std::memcpy(yrow(y, t + r) + o0 + c0, out[r] + c0, sizeof(float) * size_t(c1 - c0));
-      };
-      int64_t t = 0;
-      for (; t + kKPanelRows <= T; t += kKPanelRows) run.template operator()<kKPanelRows>(t);
-      for (; t < T; ++t) run.template operator()<1>(t);
+      });
     }
   };
   switch (w.dtype) {

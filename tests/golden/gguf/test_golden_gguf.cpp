@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -206,30 +207,20 @@ std::vector<Case> cases() {
 INSTANTIATE_TEST_SUITE_P(Files, GgufGolden, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& p) { return p.param.label; });
 
-// Logits of every position of `ids` in one forward over a fresh cache (2 threads).
-FloatBuffer prompt_logits(Model& model, const std::vector<int32_t>& ids) {
+// Logits of every position of `ids` over a fresh cache (2 threads): in one forward, or fed
+// `chunk` tokens at a time (1: decode steps).
+FloatBuffer prompt_logits(Model& model, const std::vector<int32_t>& ids, int64_t chunk = 0) {
   const int64_t T = int64_t(ids.size()), V = model.info().vocab_size;
   ThreadPool pool(2);
   KvCache cache(model.kv_layout(), T);
   KvSeq seq;
   R1_CHECK(seq.reserve(cache, int32_t(T)));
   FloatBuffer out(size_t(T * V));
-  SeqChunk chunk{ids, &seq, true};
-  model.forward(pool, {&chunk, 1}, cache, MatView{out.data(), T, V, V});
-  return out;
-}
-
-// Logits of each token of `ids` fed one at a time (decode steps) into a fresh cache (2 threads).
-FloatBuffer stepwise_logits(Model& model, const std::vector<int32_t>& ids) {
-  const int64_t T = int64_t(ids.size()), V = model.info().vocab_size;
-  ThreadPool pool(2);
-  KvCache cache(model.kv_layout(), T);
-  KvSeq seq;
-  R1_CHECK(seq.reserve(cache, int32_t(T)));
-  FloatBuffer out(size_t(T * V));
-  for (int64_t t = 0; t < T; ++t) {
-    SeqChunk chunk{std::span(ids).subspan(size_t(t), 1), &seq, false};
-    model.forward(pool, {&chunk, 1}, cache, MatView{out.data() + t * V, 1, V, V});
+  const int64_t step = chunk > 0 ? chunk : T;
+  for (int64_t t = 0; t < T; t += step) {
+    const int64_t n = std::min(step, T - t);
+    SeqChunk c{std::span(ids).subspan(size_t(t), size_t(n)), &seq, true};
+    model.forward(pool, {&c, 1}, cache, MatView{out.data() + t * V, n, V, V});
   }
   return out;
 }
@@ -448,7 +439,7 @@ TEST(GgufExport, PackedWeightsGiveTheFileLayoutsLogits) {
     const int64_t V = packed->info().vocab_size;
     std::vector<int32_t> ids;
     for (int64_t i = 0; i < 12; ++i) ids.push_back(int32_t((i * 7919 + 5) % V));
-    FloatBuffer a = stepwise_logits(*packed, ids), b = stepwise_logits(*plain, ids);
+    FloatBuffer a = prompt_logits(*packed, ids, 1), b = prompt_logits(*plain, ids, 1);
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << file << ": decode steps";
     const std::vector<int32_t> prompt(ids.begin(), ids.begin() + 5);
     FloatBuffer c = prompt_logits(*packed, prompt), d = prompt_logits(*plain, prompt);
