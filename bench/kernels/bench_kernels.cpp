@@ -4,7 +4,10 @@
 //    projection shapes of DeepSeek-R1-Distill-Qwen-1.5B, cycling through enough copies of each
 //    matrix (>= 512 MiB) that every pass comes from DRAM as in a real forward pass;
 //  * batched decode (T = 1..16) on one shape: weight GB/s and activation rows per second;
-//  * prefill GEMM (T=512) GFLOP/s.
+//  * prefill GEMM (T=512) GFLOP/s;
+//  * decode attention (--attention): one query row over an F16/F32 KV cache of --attn-ctx
+//    positions at the 1.5B shape (28 layers, 12 query heads on 2 KV heads of 128), GB/s of cache
+//    read, each repetition paired with a bandwidth sample.
 // Weights live in anonymous memory (the kernel reclaimer evicts idle file pages). Figures are
 // medians over --reps repetitions; each matvec (GEMM) repetition is paired with a bandwidth (FMA
 // peak) sample taken just before it and "% of" is the median of those per-repetition ratios,
@@ -25,6 +28,8 @@
 #include "core/quants.h"
 #include "core/tensor.h"
 #include "kernels/ops.h"
+#include "models/attention.h"
+#include "models/kv_cache.h"
 
 namespace {
 
@@ -194,6 +199,12 @@ int main(int argc, char** argv) {
   app.add_flag("--packed", packed, "Repack block-quantized weights for the kernels, as models do when loading");
   app.add_flag("--no-prefill", skip_prefill);
   app.add_flag("--json", json_out, "Print JSON instead of a table");
+  bool attention = false, attn_interleaved = false;
+  int attn_ctx = 4096;
+  app.add_flag("--attention", attention, "Measure decode attention over the KV cache");
+  app.add_option("--attn-ctx", attn_ctx, "Positions in the cache for --attention")->check(CLI::Range(1, 1 << 20));
+  app.add_flag("--attn-interleaved", attn_interleaved,
+               "Cache pages hold whole slots ([K heads | V heads] per slot) instead of one head per segment");
   CLI11_PARSE(app, argc, argv);
 
   nlohmann::json out;
@@ -352,6 +363,59 @@ int main(int argc, char** argv) {
                                    {"fraction_of_peak", median(ratio)},
                                    {"ms", sec * 1e3}});
         }
+      }
+    }
+    if (attention) {
+      say(fmt::format("{:<14} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9}\n", "attention", "cache", "ctx",
+                      "GB/s", "bw GB/s", "% of bw", "us/layer"));
+      const int layers = 28;
+      const int64_t n_heads = 12, n_kv = 2, hd = 128, width = 2 * n_kv * hd;
+      for (r1::DType kt : {r1::DType::kF16, r1::DType::kF32}) {
+        r1::KvCache kv({layers, width, attn_interleaved ? 0 : hd}, attn_ctx, 16, kt);
+        r1::KvSeq seq;
+        seq.reserve(kv, attn_ctx);
+        std::vector<float> slot(static_cast<size_t>(width));
+        std::mt19937 rng(7);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (int l = 0; l < layers; ++l)
+          for (int32_t p = 0; p < attn_ctx; ++p) {
+            for (float& v : slot) v = nd(rng);
+            seq.store(kv, l, p, slot.data());
+          }
+        seq.advance(attn_ctx);
+        auto q = random_acts(n_heads * hd);
+        std::vector<float> o(static_cast<size_t>(n_heads * hd));
+        r1::FloatBuffer scores;
+        const r1::RowPlace place{&seq, attn_ctx - 1};
+        const r1::GqaShape shape{n_heads, n_kv, hd, 1.0f / std::sqrt(float(hd))};
+        auto pass = [&] {
+          for (int l = 0; l < layers; ++l)
+            r1::gqa_attention(pool, r1::ConstMatView(q.data(), 1, n_heads * hd, n_heads * hd),
+                              std::span<const r1::RowPlace>(&place, 1), kv, l, shape, scores,
+                              r1::MatView{o.data(), 1, n_heads * hd, n_heads * hd});
+        };
+        pass();
+        const double bytes = double(layers) * double(attn_ctx) * double(width) * double(kv.elem_bytes());
+        std::vector<double> t, ratio, bw_now;
+        for (int r = 0; r < reps; ++r) {
+          double b = r1::measure_read_bandwidth(pool, bw_buf.get(), bw_sample, 1);
+          auto s = Clock::now();
+          pass();
+          double sec = seconds_since(s);
+          t.push_back(sec);
+          bw_now.push_back(b);
+          ratio.push_back(bytes / sec / b);
+        }
+        const double sec = median(t), gbs = bytes / sec / 1e9;
+        const std::string tn(r1::dtype_name(kt));
+        say(fmt::format("{:<14} {:>8} {:>10} {:>10.1f} {:>10.1f} {:>8.0f}% {:>9.1f}\n", "decode", tn, attn_ctx,
+                        gbs, median(bw_now) / 1e9, 100 * median(ratio), sec / layers * 1e6));
+        jt["attention"].push_back({{"cache", tn},
+                                   {"ctx", attn_ctx},
+                                   {"gbs", gbs},
+                                   {"bw_gbs", median(bw_now) / 1e9},
+                                   {"fraction_of_bw", median(ratio)},
+                                   {"us_per_layer", sec / layers * 1e6}});
       }
     }
     out["threads"][std::to_string(nt)] = jt;

@@ -44,15 +44,16 @@ struct KernelTable {
   // packed layout for type t (null: none), and the packing into packed_weight_bytes(w) at out.
   bool (*packable)(DType t);
   void (*pack_weights)(const WeightView& w, uint8_t* out);
-  // attn_scores / attn_values of ops.h, one entry per KV cache element type (f32, f16).
+  // attn_scores / attn_values of ops.h, one entry per KV cache element type (f32, f16); `next` is
+  // KvSpan::next (null: nothing to prefetch).
   void (*attn_scores_f32)(const float* q, int64_t group, int64_t hd, const float* k, int64_t k_stride,
-                          int64_t n, float scale, float* s, int64_t ld) noexcept;
+                          int64_t n, float scale, float* s, int64_t ld, const float* next) noexcept;
   void (*attn_scores_f16)(const float* q, int64_t group, int64_t hd, const uint16_t* k, int64_t k_stride,
-                          int64_t n, float scale, float* s, int64_t ld) noexcept;
+                          int64_t n, float scale, float* s, int64_t ld, const uint16_t* next) noexcept;
   void (*attn_values_f32)(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const float* v,
-                          int64_t v_stride, int64_t n) noexcept;
+                          int64_t v_stride, int64_t n, const float* next) noexcept;
   void (*attn_values_f16)(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const uint16_t* v,
-                          int64_t v_stride, int64_t n) noexcept;
+                          int64_t v_stride, int64_t n, const uint16_t* next) noexcept;
 };
 
 const KernelTable& scalar_table();

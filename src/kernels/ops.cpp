@@ -250,18 +250,22 @@ void attn_scores(const float* q, int64_t group, int64_t hd, KvSpan k, int64_t k_
                  float scale, float* s, int64_t ld) {
   R1_CHECK(k.type == DType::kF32 || k.type == DType::kF16, "KV cache type {}", dtype_name(k.type));
   if (k.type == DType::kF16)
-    active().attn_scores_f16(q, group, hd, static_cast<const uint16_t*>(k.data), k_stride, n, scale, s, ld);
+    active().attn_scores_f16(q, group, hd, static_cast<const uint16_t*>(k.data), k_stride, n, scale, s, ld,
+                             static_cast<const uint16_t*>(k.next));
   else
-    active().attn_scores_f32(q, group, hd, static_cast<const float*>(k.data), k_stride, n, scale, s, ld);
+    active().attn_scores_f32(q, group, hd, static_cast<const float*>(k.data), k_stride, n, scale, s, ld,
+                             static_cast<const float*>(k.next));
 }
 
 void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, KvSpan v,
                  int64_t v_stride, int64_t n) {
   R1_CHECK(v.type == DType::kF32 || v.type == DType::kF16, "KV cache type {}", dtype_name(v.type));
   if (v.type == DType::kF16)
-    active().attn_values_f16(o, group, hd, w, ld, static_cast<const uint16_t*>(v.data), v_stride, n);
+    active().attn_values_f16(o, group, hd, w, ld, static_cast<const uint16_t*>(v.data), v_stride, n,
+                             static_cast<const uint16_t*>(v.next));
   else
-    active().attn_values_f32(o, group, hd, w, ld, static_cast<const float*>(v.data), v_stride, n);
+    active().attn_values_f32(o, group, hd, w, ld, static_cast<const float*>(v.data), v_stride, n,
+                             static_cast<const float*>(v.next));
 }
 
 void dequantize_row(const WeightView& w, int64_t row, float* out) {

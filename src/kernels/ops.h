@@ -125,11 +125,17 @@ void axpy_f32(float* y, float a, const float* x, int64_t n);
 
 // Values of the KV cache as the attention ops read them: f32, or f16 (half the bytes; each value
 // enters the arithmetic as its exact f32 conversion). at(i) is the view i elements further on.
+// `next`, when set, is where the caller reads after these rows (the next run of cache slots, at
+// the same stride): the attention ops prefetch its row p while they use row p of `data`, so the
+// next run arrives from memory while this one is computed.
 struct KvSpan {
   const void* data = nullptr;
   DType type = DType::kF32;  // kF32 or kF16
+  const void* next = nullptr;
   KvSpan at(int64_t elems) const {
-    return {static_cast<const uint8_t*>(data) + elems * (type == DType::kF16 ? 2 : 4), type};
+    const int64_t off = elems * (type == DType::kF16 ? 2 : 4);
+    return {static_cast<const uint8_t*>(data) + off, type,
+            next ? static_cast<const uint8_t*>(next) + off : nullptr};
   }
 };
 

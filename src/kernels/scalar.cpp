@@ -113,7 +113,7 @@ inline float kv_value(const uint16_t* p, int64_t i) { return f16_to_f32(p[i]); }
 
 template <typename E>
 void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
-                 float scale, float* s, int64_t ld) noexcept {
+                 float scale, float* s, int64_t ld, const E* /*next*/) noexcept {
   for (int64_t p = 0; p < n; ++p) {
     const E* kp = k + p * k_stride;
     for (int64_t j = 0; j < group; ++j)
@@ -123,7 +123,7 @@ void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t 
 
 template <typename E>
 void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
-                 int64_t v_stride, int64_t n) noexcept {
+                 int64_t v_stride, int64_t n, const E* /*next*/) noexcept {
   for (int64_t p = 0; p < n; ++p)
     for (int64_t j = 0; j < group; ++j)
       for (int64_t i = 0; i < hd; ++i)

@@ -27,10 +27,10 @@ struct V16 {
 // Independent FMA chains that fill both FMA ports (latency 4 x 2 ports, plus slack).
 inline constexpr int kFmaChains = 10;
 // attn_scores: heads that share each load of four positions' keys.
-inline constexpr int kScoreHeads = 4;
+inline constexpr int kScoreHeads = 6;
 // attn_values: heads sharing one pass over the cache, times 16-lane column tiles (accumulators
 // in registers).
-inline constexpr int kAttnHeads = 8, kAttnTiles = 2;
+inline constexpr int kAttnHeads = 8, kAttnTiles = 4;
 inline constexpr bool kHasMaskedLoads = true;
 
 R1_SIMD_INLINE __mmask16 lane_mask(int n) { return __mmask16((1u << n) - 1u); }

@@ -449,13 +449,14 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
 // Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
 // positions reduced together; each output element takes one fma per position in position order.
 // Cache values are f32 or f16 (converted exactly on load).
-// Cache rows are read a slice per position (one head's keys, a tile of its values) at a stride of
-// the whole slot, a pattern the hardware prefetcher follows poorly: the row kAttnAhead positions
-// on is requested in software (past a run's end harmlessly: prefetches do not fault).
-constexpr int64_t kAttnAhead = 8;
+// A run is the slots of one cache page (a few KiB of one head's keys or values) and the next run
+// is wherever the page table puts it, where the hardware prefetcher does not follow: it is
+// requested in software into L2, row p of `next` (the columns this pass reads) while row p of this
+// run is used, so it arrives while this run is computed.
 R1_SIMD_INLINE void prefetch_span(const void* p, size_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p), end = begin + bytes;
+  for (uintptr_t line = begin & ~uintptr_t(63); line < end; line += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T1);
 }
 
 // Scores of JB heads against four positions: each chunk of the four key rows is loaded (and
@@ -500,31 +501,35 @@ R1_SIMD_INLINE void for_head_blocks(int64_t group, F&& f) {
 
 template <typename E>
 void attn_scores(const float* q, int64_t group, int64_t hd, const E* k, int64_t k_stride, int64_t n,
-                 float scale, float* s, int64_t ld) noexcept {
+                 float scale, float* s, int64_t ld, const E* next) noexcept {
   const __m128 sv = _mm_set1_ps(scale);
   int64_t p = 0;
   for (; p + 4 <= n; p += 4) {
     const E* k0 = k + p * k_stride;
     const E* kp[4] = {k0, k0 + k_stride, k0 + 2 * k_stride, k0 + 3 * k_stride};
-    for (int r = 0; r < 4; ++r) prefetch_span(kp[r] + kAttnAhead * k_stride, hd * sizeof(E));
+    if (next)
+      for (int r = 0; r < 4; ++r) prefetch_span(next + (p + r) * k_stride, hd * sizeof(E));
     for_head_blocks<kScoreHeads>(group, [&]<int JB>(int64_t j) { scores_heads<JB>(q + j * hd, hd, kp, sv, s + j * ld + p, ld); });
   }
-  for (; p < n; ++p)
+  for (; p < n; ++p) {
+    if (next) prefetch_span(next + p * k_stride, hd * sizeof(E));
     for (int64_t j = 0; j < group; ++j) s[j * ld + p] = kv_dot(q + j * hd, k + p * k_stride, hd) * scale;
+  }
 }
 
 // Columns [i, i + 16 KT) of JB heads' outputs (the last tile c_last < 16 lanes when kPart), in
-// registers while every position's value row is read once for all of them.
+// registers while every position's value row is read once for all of them; the same columns of
+// `next` are prefetched (null: none).
 template <int JB, int KT, bool kPart, typename E>
 R1_SIMD_INLINE void values_tile(float* o, int64_t hd, const float* w, int64_t ld, const E* v, int64_t v_stride,
-                                int64_t n, int64_t i, int c_last) {
+                                int64_t n, int64_t i, int c_last, const E* next) {
   V16 acc[JB][KT];
   R1_UNROLL for (int j = 0; j < JB; ++j) R1_UNROLL for (int c = 0; c < KT; ++c) {
     acc[j][c] = kPart ? load_n(o + j * hd + i, c_last) : load(o + j * hd + i + 16 * c);
   }
   for (int64_t p = 0; p < n; ++p) {
     const E* vp = v + p * v_stride + i;
-    prefetch_span(vp + kAttnAhead * v_stride, 16 * KT * sizeof(E));
+    if (next) prefetch_span(next + p * v_stride + i, (kPart ? c_last : 16 * KT) * sizeof(E));
     V16 vt[KT];
     R1_UNROLL for (int c = 0; c < KT; ++c) vt[c] = kPart ? kv_load_n(vp, c_last) : kv_load(vp + 16 * c);
     R1_UNROLL for (int j = 0; j < JB; ++j) {
@@ -543,18 +548,21 @@ R1_SIMD_INLINE void values_tile(float* o, int64_t hd, const float* w, int64_t ld
 
 template <int JB, typename E>
 R1_SIMD_INLINE void values_heads(float* o, int64_t hd, const float* w, int64_t ld, const E* v, int64_t v_stride,
-                                 int64_t n) {
+                                 int64_t n, const E* next) {
   int64_t i = 0;
-  for (; i + 16 * kAttnTiles <= hd; i += 16 * kAttnTiles) values_tile<JB, kAttnTiles, false>(o, hd, w, ld, v, v_stride, n, i, 0);
-  for (; i + 16 <= hd; i += 16) values_tile<JB, 1, false>(o, hd, w, ld, v, v_stride, n, i, 0);
-  if (i < hd) values_tile<JB, 1, true>(o, hd, w, ld, v, v_stride, n, i, int(hd - i));
+  for (; i + 16 * kAttnTiles <= hd; i += 16 * kAttnTiles)
+    values_tile<JB, kAttnTiles, false>(o, hd, w, ld, v, v_stride, n, i, 0, next);
+  for (; i + 16 <= hd; i += 16) values_tile<JB, 1, false>(o, hd, w, ld, v, v_stride, n, i, 0, next);
+  if (i < hd) values_tile<JB, 1, true>(o, hd, w, ld, v, v_stride, n, i, int(hd - i), next);
 }
 
 // o[j] += Σ_p w[j][p] · v[p] for each head j, one fused multiply-add per position in order.
 template <typename E>
 void attn_values(float* o, int64_t group, int64_t hd, const float* w, int64_t ld, const E* v,
-                 int64_t v_stride, int64_t n) noexcept {
-  for_head_blocks<kAttnHeads>(group, [&]<int JB>(int64_t j) { values_heads<JB>(o + j * hd, hd, w + j * ld, ld, v, v_stride, n); });
+                 int64_t v_stride, int64_t n, const E* next) noexcept {
+  for_head_blocks<kAttnHeads>(group, [&]<int JB>(int64_t j) {
+    values_heads<JB>(o + j * hd, hd, w + j * ld, ld, v, v_stride, n, j == 0 ? next : nullptr);
+  });
 }
 
 template <Wt D>

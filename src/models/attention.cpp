@@ -20,21 +20,20 @@ void gqa_attention(ThreadPool& pool, ConstMatView q, std::span<const RowPlace> r
   if (scores.size() < size_t(per_thread * n_threads)) scores.resize(size_t(per_thread * n_threads));
 
   const int64_t items = T * shape.n_kv_heads;
-  const int64_t width = kv.layout().width;
   pool.for_each_dynamic(items, [&](int tid, int64_t item) {
     float* sc = scores.data() + tid * per_thread;
     const int64_t t = item / shape.n_kv_heads, g = item % shape.n_kv_heads;
     const RowPlace& place = rows[size_t(t)];
     const int32_t len = place.pos + 1;
     const float* qrow = q.row(t) + g * group * hd;
-    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, KvSpan s) {
-      attn_scores(qrow, group, hd, s.at(g * hd), width, n, shape.scale, sc + p, len);
+    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, const KvRun& r) {
+      attn_scores(qrow, group, hd, r.at(g * hd), r.stride(), n, shape.scale, sc + p, len);
     });
     for (int64_t j = 0; j < group; ++j) softmax(sc + j * len, len);
     float* o = out.row(t) + g * group * hd;
     std::memset(o, 0, sizeof(float) * size_t(group * hd));
-    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, KvSpan s) {
-      attn_values(o, group, hd, sc + p, len, s.at(v_offset + g * hd), width, n);
+    place.kv->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, const KvRun& r) {
+      attn_values(o, group, hd, sc + p, len, r.at(v_offset + g * hd), r.stride(), n);
     });
   });
 }

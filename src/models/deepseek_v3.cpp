@@ -455,15 +455,17 @@ void DeepseekV3::mla(ThreadPool& pool, const Mla& a, int layer, KvCache& kv, Con
     for (int64_t j = 0; j < nh; ++j) std::copy_n(q.row(t) + (h0 + j) * qk + nope, rope, qpe + j * rope);
     const float* qa = s_.q_abs.data() + (t * H + h0) * R;
     float* lat = s_.latent.data() + (t * H + h0) * R;
-    seq->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, KvSpan slot) {
-      attn_scores(qa, nh, R, slot, kv_width, n, 1.0f, sc + p, len);
-      attn_scores(qpe, nh, rope, slot.at(R), kv_width, n, 1.0f, pe + p, len);
+    seq->for_each_run(kv, layer, len, [&](int32_t p, int32_t n, const KvRun& slot) {
+      attn_scores(qa, nh, R, slot.at(0), slot.stride(), n, 1.0f, sc + p, len);
+      attn_scores(qpe, nh, rope, slot.at(R), slot.stride(), n, 1.0f, pe + p, len);
     });
     for (int64_t i = 0; i < nh * len; ++i) sc[i] = (sc[i] + pe[i]) * scale;
     for (int64_t j = 0; j < nh; ++j) softmax(sc + j * len, len);
     std::fill(lat, lat + nh * R, 0.0f);
     seq->for_each_run(kv, layer, len,
-                      [&](int32_t p, int32_t n, KvSpan slot) { attn_values(lat, nh, R, sc + p, len, slot, kv_width, n); });
+                      [&](int32_t p, int32_t n, const KvRun& slot) {
+                        attn_values(lat, nh, R, sc + p, len, slot.at(0), slot.stride(), n);
+                      });
   });
 
   // o[t, h, :] = latent[t, h, :] · wkv_b[h, nope:, :]ᵀ                    o: [T, H * v]

@@ -9,7 +9,8 @@ namespace r1 {
 
 KvCache::KvCache(KvLayout layout, int64_t capacity_tokens, int page_size, DType type)
     : layout_(layout), page_size_(page_size), type_(type) {
-  R1_CHECK(page_size > 0 && layout.n_layers > 0 && layout.width > 0);
+  R1_CHECK(page_size > 0 && layout.n_layers > 0 && layout.width > 0 && layout.segment >= 0 &&
+           layout.width % layout.seg() == 0);
   R1_CHECK(type == DType::kF32 || type == DType::kF16, "KV cache type {}: expected F32 or F16",
            dtype_name(type));
   int64_t pages = (capacity_tokens + page_size - 1) / page_size;
@@ -23,12 +24,16 @@ KvCache::KvCache(KvLayout layout, int64_t capacity_tokens, int page_size, DType 
 }
 
 void KvCache::store(int layer, int32_t page, int offset, const float* values) {
-  uint8_t* dst = reinterpret_cast<uint8_t*>(layers_[size_t(layer)].data()) + slot_offset(page, offset);
-  if (type_ == DType::kF16) {
-    auto* h = reinterpret_cast<uint16_t*>(dst);
-    for (int64_t i = 0; i < layout_.width; ++i) h[i] = f32_to_f16(values[i]);
-  } else {
-    std::copy(values, values + layout_.width, reinterpret_cast<float*>(dst));
+  const int64_t seg = layout_.seg();
+  for (int64_t s = 0; s < layout_.width / seg; ++s) {
+    uint8_t* dst = reinterpret_cast<uint8_t*>(layers_[size_t(layer)].data()) + slot_offset(page, offset, s);
+    const float* src = values + s * seg;
+    if (type_ == DType::kF16) {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < seg; ++i) h[i] = f32_to_f16(src[i]);
+    } else {
+      std::copy(src, src + seg, reinterpret_cast<float*>(dst));
+    }
   }
 }
 

@@ -18,7 +18,21 @@ namespace r1 {
 
 struct KvLayout {
   int n_layers = 0;
-  int64_t width = 0;  // values stored per token and layer
+  int64_t width = 0;    // values stored per token and layer
+  int64_t segment = 0;  // a page stores each `segment` values of its slots together (0: width)
+  int64_t seg() const { return segment > 0 ? segment : width; }
+};
+
+// A run of consecutive slots of one page (see KvSeq::for_each_run). A page keeps its slots'
+// values segment by segment ([segment][slot][value]), so the values of one segment (one head's
+// keys) stream contiguously across the run.
+struct KvRun {
+  KvSpan base;        // segment 0 of the run's first slot
+  int64_t segment;    // values per segment: the run's next slot is this many elements on
+  int64_t seg_step;   // elements from one segment of the page to the next
+  // Value `elem` of the first slot (elem + n ≤ its segment's end for an n-value read).
+  KvSpan at(int64_t elem) const { return base.at(elem / segment * seg_step + elem % segment); }
+  int64_t stride() const { return segment; }
 };
 
 class KvCache {
@@ -43,14 +57,18 @@ class KvCache {
 
   // Writes the `width` values of one slot (rounded to the cache type).
   void store(int layer, int32_t page, int offset, const float* values);
-  // The slot's values; the slots after it in the page follow `width` elements apart.
-  KvSpan span(int layer, int32_t page, int offset) const {
-    return {reinterpret_cast<const uint8_t*>(layers_[size_t(layer)].data()) + slot_offset(page, offset), type_};
+  // The slot's values and those of the slots after it in the page.
+  KvRun run(int layer, int32_t page, int offset) const {
+    const int64_t seg = layout_.seg();
+    const auto* base = reinterpret_cast<const uint8_t*>(layers_[size_t(layer)].data());
+    return {{base + slot_offset(page, offset, 0), type_}, seg, page_size_ * seg};
   }
 
  private:
-  int64_t slot_offset(int32_t page, int offset) const {  // in bytes
-    return (int64_t(page) * page_size_ + offset) * layout_.width * elem_bytes();
+  int64_t slot_offset(int32_t page, int offset, int64_t segment_index) const {  // in bytes
+    const int64_t seg = layout_.seg();
+    return (int64_t(page) * page_size_ * layout_.width + segment_index * page_size_ * seg + offset * seg) *
+           elem_bytes();
   }
 
   KvLayout layout_;
@@ -73,15 +91,19 @@ class KvSeq {
   void store(KvCache& cache, int layer, int32_t pos, const float* values) const {
     cache.store(layer, pages_[size_t(pos / cache.page_size())], pos % cache.page_size(), values);
   }
-  // fn(pos, n, span) for each run of consecutive slots (the part of one page) that holds positions
-  // [0, len) of `layer`: span is position pos, the run's next slots follow width elements apart.
+  // fn(pos, n, run) for each run of consecutive slots (the part of one page) that holds positions
+  // [0, len) of `layer`: run starts at position pos.
   template <typename F>
   void for_each_run(const KvCache& cache, int layer, int32_t len, F&& fn) const {
+    if (len <= 0) return;
     const int32_t page = cache.page_size();
+    KvRun run = cache.run(layer, pages_[0], 0);
     for (int32_t p = 0; p < len;) {
       const int32_t n = std::min(page - p % page, len - p);
-      fn(p, n, cache.span(layer, pages_[size_t(p / page)], p % page));
+      if (p + n < len) run.base.next = cache.run(layer, pages_[size_t((p + n) / page)], (p + n) % page).base.data;
+      fn(p, n, run);
       p += n;
+      if (p < len) run.base = {run.base.next, run.base.type};
     }
   }
   // Called by the model after writing `n` tokens at positions [length, length + n).

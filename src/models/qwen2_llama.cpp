@@ -141,7 +141,8 @@ class Qwen2Llama final : public Model {
   }
 
   KvLayout kv_layout() const override {
-    return {int(cfg_.n_layers), 2 * cfg_.n_kv_heads * cfg_.head_dim};  // [K heads | V heads]
+    // [K heads | V heads], a page holding each head's keys (values) of its slots together
+    return {int(cfg_.n_layers), 2 * cfg_.n_kv_heads * cfg_.head_dim, cfg_.head_dim};
   }
 
   void forward(ThreadPool& pool, std::span<const SeqChunk> batch, KvCache& kv, MatView logits) override;

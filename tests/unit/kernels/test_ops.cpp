@@ -95,7 +95,8 @@ TEST(Ops, EveryIsaMatchesScalarBitwise) {
 
 // The fused attention runs equal the dot_f32 / axpy_f32 loops they replace, bit for bit, on every
 // ISA (group sizes of the real models and larger, head sizes with and without a vector tail, runs shorter
-// and longer than the four positions reduced together, slots wider than a head and misaligned).
+// and longer than the four positions reduced together, slots wider than a head and misaligned, with
+// and without a next run to prefetch).
 TEST(Ops, AttentionRunsMatchDotAndAxpyLoops) {
   std::mt19937 rng(23);
   for (int64_t group : {1, 3, 6, 7, 8, 11, 16})
@@ -111,8 +112,10 @@ TEST(Ops, AttentionRunsMatchDotAndAxpyLoops) {
         for (Isa isa : test::supported_isas()) {
           IsaScope scope(isa);
           std::vector<float> s(size_t(group * ld)), s_ref(s.size()), ov = o, ov_ref = o;
-          attn_scores(q.data(), group, hd, {kv.data() + 1}, stride, n, 0.125f, s.data(), ld);
-          attn_values(ov.data(), group, hd, w.data(), ld, {kv.data() + 1}, stride, n);
+          // A next run to prefetch changes nothing.
+          const KvSpan span{kv.data() + 1, DType::kF32, kv.data()};
+          attn_scores(q.data(), group, hd, span, stride, n, 0.125f, s.data(), ld);
+          attn_values(ov.data(), group, hd, w.data(), ld, span, stride, n);
           for (int64_t p = 0; p < n; ++p)
             for (int64_t j = 0; j < group; ++j) {
               s_ref[size_t(j * ld + p)] = dot_f32(q.data() + j * hd, kv.data() + 1 + p * stride, hd) * 0.125f;
