@@ -26,6 +26,7 @@ struct BenchOptions {
   int threads = 1;
   bool json = false;
   bool mmap = false;
+  bool warmup = true;
   DType kv_type = DType::kF32;
 };
 
@@ -65,7 +66,8 @@ int run_bench(BenchOptions o) {
   const double mean_ctx = double(o.depth + o.prompt) + double(std::max<int64_t>(o.gen - 1, 0)) / 2.0 + 1.0;
   const double decode_bytes = double(info.bytes_per_token) + (o.gen > 0 ? kv_bytes_per_pos * mean_ctx : 0.0);
 
-  std::vector<int32_t> tokens(size_t(o.depth + o.prompt + o.gen));
+  // (the warm-up's prompt plus one step fits too)
+  std::vector<int32_t> tokens(size_t(std::max(o.depth + o.prompt + o.gen, std::max<int64_t>(o.prompt, 1) + 1)));
   uint64_t state = 12345;
   for (auto& t : tokens) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
@@ -74,6 +76,19 @@ int run_bench(BenchOptions o) {
   FloatBuffer logits(static_cast<size_t>(vocab));
   MatView out{logits.data(), 1, vocab, vocab};
   std::vector<double> pp, tg;
+  if (o.warmup) {
+    // One untimed prompt and decode step first, as a server has run before its first request: the
+    // forward pass's scratch buffers reach their size and the weights' pages are touched.
+    KvSeq seq;
+    const int64_t n = std::max<int64_t>(o.prompt, 1);
+    R1_CHECK(seq.reserve(cache, int32_t(n + 1)));
+    std::span<const int32_t> all(tokens);
+    SeqChunk prompt{all.subspan(0, size_t(n)), &seq, false};
+    model->forward(pool, {&prompt, 1}, cache, out);
+    SeqChunk step{all.subspan(size_t(n), 1), &seq, false};
+    model->forward(pool, {&step, 1}, cache, out);
+    seq.release(cache);
+  }
   for (int rep = 0; rep < o.reps; ++rep) {
     bandwidths.push_back(measure_read_bandwidth(pool, buf.get(), bw_bytes, 3));
     KvSeq seq;
@@ -161,6 +176,7 @@ R1_COMMAND("bench", "Measure prefill and decode speed against the memory-bandwid
   app.add_option("-d,--depth", o->depth, "Tokens already in the cache before the timed runs")->check(CLI::Range(int64_t(0), int64_t(1) << 20));
   app.add_option("-r,--reps", o->reps, "Repetitions (median reported)")->check(CLI::Range(1, 1000));
   app.add_flag("--json", o->json, "Print JSON");
+  app.add_flag("!--no-warmup", o->warmup, "Time the first repetition without an untimed prompt and decode step before it");
   add_threads_option(app, o->threads);
   add_kv_type_option(app, o->kv_type);
   return [o] { return run_bench(*o); };

@@ -843,13 +843,14 @@ R1_SIMD_INLINE V16 block_d(const PackQ8_0& p) { return load_f16(p.d); }
 
 // out[r][c]: quant.h's eight chains per output, kept in memory across the blocks. kFlip: signed
 // codes taken as unsigned q + 128 (then offset is 128).
+// fetch: prefetch packed blocks ahead (the first pass over a panel; later ones find it in cache).
 template <int MR, bool kSigned, bool kFlip = false, typename Block = APanelBlock>
 R1_SIMD_INLINE void a_panel_rows(const Block* panel, int64_t nb, int32_t offset, const BlockA8* const (&a)[MR],
-                                 float (*out)[kKPanelCols], NextPanel& next) {
+                                 float (*out)[kKPanelCols], NextPanel& next, bool fetch = false) {
   alignas(64) float chain[MR][8][kKPanelCols] = {};
   for (int64_t b = 0; b < nb; ++b) {
     const Block& p = panel[b];
-    if constexpr (std::is_same_v<Block, PackQ8_0>) prefetch_packed(&p);
+    if (fetch) prefetch_packed(&p);
     next.step();
     I16 t[MR];
     for (int r = 0; r < MR; ++r) t[r] = izero();
@@ -1059,13 +1060,13 @@ void pack_weights(const WeightView& w, uint8_t* out) {
 // The products of k_panel_rows on packed Q4_K blocks (the same integer totals and chains).
 template <int MR>
 R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const BlockQ8_K* const (&a)[MR],
-                                    float (*out)[kKPanelCols]) {
+                                    float (*out)[kKPanelCols], bool fetch) {
   const I16 m4 = iset1(0x0f0f0f0f), m6 = iset1(0x3f3f3f3f), m30 = iset1(0x30303030);
   V16 acc[MR], macc[MR];
   for (int r = 0; r < MR; ++r) acc[r] = macc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
     const PackQ4K& p = panel[b];
-    prefetch_packed(&p);
+    if (fetch) prefetch_packed(&p);
     const I16 w0 = iload(p.scales[0]), w1 = iload(p.scales[1]), w2 = iload(p.scales[2]);
     // per row, as unpack_k_scales16: sc0..3, sc4..7, m0..3, m4..7 (a byte each)
     const I16 sw[4] = {iand(w0, m6), ior(iand(w2, m4), iand(isrl32(w0, 2), m30)), iand(w1, m6),
@@ -1110,13 +1111,13 @@ R1_SIMD_INLINE I16 q6_top(I16 qh, int u) {
 
 template <int MR>
 R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const BlockQ8_K* const (&a)[MR],
-                                    float (*out)[kKPanelCols]) {
+                                    float (*out)[kKPanelCols], bool fetch) {
   const I16 m4 = iset1(0x0f0f0f0f);
   V16 acc[MR];
   for (int r = 0; r < MR; ++r) acc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
     const PackQ6K& p = panel[b];
-    prefetch_packed(&p);
+    if (fetch) prefetch_packed(&p);
     I16 s[MR], m[MR];
     for (int r = 0; r < MR; ++r) s[r] = m[r] = izero();
     R1_UNROLL for (int k = 0; k < 4; ++k) {
@@ -1159,28 +1160,30 @@ void packed_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const We
     for (int64_t o0 = o_begin / kKPanelCols * kKPanelCols; o0 < o_end; o0 += kKPanelCols) {
       const uint8_t* panel = packed + o0 / kKPanelCols * panel_bytes;
       const int64_t c0 = max_of<int64_t>(o_begin - o0, 0), c1 = min_of<int64_t>(o_end - o0, kKPanelCols);
+      bool first = true;  // the first rows stream the panel in; the others find it in L2
       rows_on_panel<Act>(xq, xq_row_bytes, T, y, o0, c0, c1, [&]<int MR>(const Act* const (&a)[MR], float (*out)[kKPanelCols]) {
-        rows.template operator()<MR>(panel, a, out);
+        rows.template operator()<MR>(panel, a, out, first);
+        first = false;
       });
     }
   };
   switch (w.dtype) {
     case DType::kQ4_K:
       return each_panel.template operator()<BlockQ8_K>([&]<int MR>(const uint8_t* panel, const BlockQ8_K* const (&a)[MR],
-                                                                   float (*out)[kKPanelCols]) {
-        packed_q4k_rows<MR>(reinterpret_cast<const PackQ4K*>(panel), nb, a, out);
+                                                                   float (*out)[kKPanelCols], bool fetch) {
+        packed_q4k_rows<MR>(reinterpret_cast<const PackQ4K*>(panel), nb, a, out, fetch);
       });
     case DType::kQ6_K:
       return each_panel.template operator()<BlockQ8_K>([&]<int MR>(const uint8_t* panel, const BlockQ8_K* const (&a)[MR],
-                                                                   float (*out)[kKPanelCols]) {
-        packed_q6k_rows<MR>(reinterpret_cast<const PackQ6K*>(panel), nb, a, out);
+                                                                   float (*out)[kKPanelCols], bool fetch) {
+        packed_q6k_rows<MR>(reinterpret_cast<const PackQ6K*>(panel), nb, a, out, fetch);
       });
     default:
       return each_panel.template operator()<BlockA8>([&]<int MR>(const uint8_t* panel, const BlockA8* const (&a)[MR],
-                                                                 float (*out)[kKPanelCols]) {
+                                                                 float (*out)[kKPanelCols], bool fetch) {
         NextPanel none{nullptr, 0, 0};  // a packed block prefetches its own lines
         a_panel_rows<MR, kSignedQ8Panel, !kSignedQ8Panel>(reinterpret_cast<const PackQ8_0*>(panel), nb,
-                                                          kSignedQ8Panel ? 0 : 128, a, out, none);
+                                                          kSignedQ8Panel ? 0 : 128, a, out, none, fetch);
       });
   }
 }
@@ -1208,10 +1211,24 @@ constexpr int kQRows = 4;
 // experts of a prefill batch get a few dozen rows each).
 constexpr int64_t kKPanelMinT = 8;
 
+// Packed weights serve batches of fewer rows than this, panels the larger ones. A panel is packed
+// per call but holds whole bytes; a packed block is ready but its 4 or 6-bit codes are widened
+// again by every group of rows, so the crossover falls with the width (bench_kernels --packed
+// --prefill-t T, 2 threads: Q8_0 packed faster up to 48 rows, even at 64; Q4_K faster at 16, mixed
+// from 32; Q6_K faster at 16, slower from 32). Prefill's MoE experts get a few dozen rows each.
+int64_t packed_max_t(DType t) {
+  switch (t) {
+    case DType::kQ8_0: return 64;
+    case DType::kQ4_K: return 32;
+    default: return 16;
+  }
+}
+
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {
+  if (w.packed != nullptr && packable(w.dtype) && T < packed_max_t(w.dtype))
+    return packed_qmatmul(xq, xq_row_bytes, T, w, y, o_begin, o_end);
   if (T >= kKPanelMinT) return panel_qmatmul(xq, xq_row_bytes, T, w, y, o_begin, o_end);
-  if (w.packed != nullptr && packable(w.dtype)) return packed_qmatmul(xq, xq_row_bytes, T, w, y, o_begin, o_end);
   const QDot dot1 = qdot_for<1>(w.dtype), dotn = qdot_for<kQRows>(w.dtype);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes(), nb = w.cols / act_block_elems(w.dtype);

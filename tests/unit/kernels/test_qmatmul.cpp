@@ -317,7 +317,8 @@ TEST(QMatmul, PackedWeightsEqualTheFileLayout) {
         EXPECT_EQ(packed_weight_bytes(packed), uint64_t((rows + 15) / 16 * 16 * qw.view.row_bytes()));
         EXPECT_NE(packed.rows_slice(16, rows - 16).packed, nullptr);
         EXPECT_EQ(packed.rows_slice(5, 7).packed, nullptr);
-        for (int64_t T : {1, 3, 5, 12}) {
+        // 12 and 40 rows: packed blocks for some types, per-call panels for others (packed_max_t).
+        for (int64_t T : {1, 3, 5, 12, 40}) {
           auto x = make_acts(T, k, k + 3, rng);
           std::vector<std::pair<WeightView, WeightView>> cases = {
               {qw.view, packed}, {qw.view.rows_slice(16, rows - 16), packed.rows_slice(16, rows - 16)},
