@@ -226,7 +226,7 @@ R1_SIMD_INLINE float read_stream(const void* p, uint64_t bytes) {
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
   uint64_t i = 0;
   for (; i + 128 <= bytes; i += 128) {
-    for (int l = 0; l < 128; l += 64) _mm_prefetch(reinterpret_cast<const char*>(b + i + 4096 + l), _MM_HINT_T1);
+    for (int l = 0; l < 128; l += 64) _mm_prefetch(reinterpret_cast<const char*>(b + i + 8192 + l), _MM_HINT_T1);
     a0 = _mm256_xor_si256(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)));
     a1 = _mm256_xor_si256(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 32)));
     a2 = _mm256_xor_si256(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 64)));
