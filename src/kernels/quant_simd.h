@@ -958,9 +958,9 @@ void panel_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Wei
 // blocks' own scale bytes, so a packed matrix has exactly the bytes of the file's layout (plus zero
 // rows up to a multiple of 16). Decode then multiplies 16 rows per vector instead of reducing one
 // row at a time (about a quarter of the instructions per weight byte). The layout is the same for
-// AVX2 and AVX-512. Only decode-sized batches (T < kKPanelMinT) read it: prefill stays on the
-// per-call panels of the file's rows, which measured 10-45% faster than these narrower blocks at
-// T = 512 (bench_kernels --packed), though both run the same integer work.
+// AVX2 and AVX-512. Batches of up to a few dozen rows read it (packed_max_t): larger ones stay on
+// the per-call panels of the file's rows, which measured 10-45% faster than these narrower blocks
+// at T = 512 (bench_kernels --packed), the packed codes being widened again for every few rows.
 
 // Q4_K: vector 8k + u holds group 16k + u (4 elements of each row) in its low nibbles and group
 // 16k + 8 + u in its high nibbles: sub-blocks 2k and 2k + 1.

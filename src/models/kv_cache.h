@@ -1,8 +1,10 @@
 // Paged KV cache shared by all sequences: fixed-size pages of `page_size` token slots, each slot
 // holding `width` values per layer (dense attention: K and V of every KV head; MLA: the compressed
-// latent plus the roped key). Values are stored as f32, or as f16 (rounded to nearest-even on
-// store: half the memory and half the cache bytes a decode step reads). Pages are reference
-// counted so sequences can share a cached prompt prefix.
+// latent plus the roped key). A page keeps its slots' values segment by segment (dense attention:
+// one KV head's keys or values per segment), so attention streams each head's part of a page as
+// one block. Values are stored as f32, or as f16 (rounded to nearest-even on store: half the
+// memory and half the cache bytes a decode step reads). Pages are reference counted so sequences
+// can share a cached prompt prefix.
 #pragma once
 
 #include <algorithm>
