@@ -21,9 +21,9 @@ struct V16 {
 inline constexpr int kFmaChains = 6;
 // attn_scores: heads that share each load of four positions' keys.
 inline constexpr int kScoreHeads = 1;
-// attn_values: heads sharing one pass over the cache, times 16-lane column tiles (accumulators
-// in registers).
-inline constexpr int kAttnHeads = 4, kAttnTiles = 1;
+// attn_values: heads sharing one pass over the cache, times 16-lane column tiles, as long as the
+// accumulators fit in kAttnAccs registers (see the AVX-512 version).
+inline constexpr int kAttnHeads = 4, kAttnTiles = 1, kAttnAccs = 4;
 inline constexpr bool kHasMaskedLoads = false;
 
 // Lane masks for maskload: entries 16-n .. 31-n of this table give n all-ones lanes.

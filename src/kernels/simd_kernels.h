@@ -549,9 +549,9 @@ R1_SIMD_INLINE void values_tile(float* o, int64_t hd, const float* w, int64_t ld
 template <int JB, typename E>
 R1_SIMD_INLINE void values_heads(float* o, int64_t hd, const float* w, int64_t ld, const E* v, int64_t v_stride,
                                  int64_t n, const E* next) {
+  constexpr int KT = JB * kAttnTiles <= kAttnAccs ? kAttnTiles : kAttnTiles / 2;
   int64_t i = 0;
-  for (; i + 16 * kAttnTiles <= hd; i += 16 * kAttnTiles)
-    values_tile<JB, kAttnTiles, false>(o, hd, w, ld, v, v_stride, n, i, 0, next);
+  for (; i + 16 * KT <= hd; i += 16 * KT) values_tile<JB, KT, false>(o, hd, w, ld, v, v_stride, n, i, 0, next);
   for (; i + 16 <= hd; i += 16) values_tile<JB, 1, false>(o, hd, w, ld, v, v_stride, n, i, 0, next);
   if (i < hd) values_tile<JB, 1, true>(o, hd, w, ld, v, v_stride, n, i, int(hd - i), next);
 }
