@@ -163,6 +163,30 @@ Matrices make_copies(r1::DType d, int64_t rows, int64_t cols, uint64_t min_total
 }
 
 // A weight type by the name r1 prints (F32, BF16, F16, F8_E4M3, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K).
+// Medians over `reps` timed calls of pass() (warmed up by one untimed call) that stream `bytes`:
+// seconds per call, the read bandwidth sampled just before each call, and the ratio of the two
+// per repetition, which holds even when other work on the machine changes the bandwidth between
+// repetitions.
+struct Streamed {
+  double sec, bw, ratio;
+};
+template <typename Pass>
+Streamed stream_vs_bandwidth(r1::ThreadPool& pool, const void* bw_buf, uint64_t bw_sample, int reps, double bytes,
+                             Pass&& pass) {
+  pass();
+  std::vector<double> t, bw, ratio;
+  for (int r = 0; r < reps; ++r) {
+    const double b = r1::measure_read_bandwidth(pool, bw_buf, bw_sample, 1);
+    const auto s = Clock::now();
+    pass();
+    const double sec = seconds_since(s);
+    t.push_back(sec);
+    bw.push_back(b);
+    ratio.push_back(bytes / sec / b);
+  }
+  return {median(t), median(bw), median(ratio)};
+}
+
 r1::DType parse_type(const std::string& name) {
   for (int i = 0; i <= int(r1::DType::kQ8_K); ++i)
     if (r1::dtype_name(r1::DType(i)) == name) return r1::DType(i);
@@ -254,32 +278,19 @@ int main(int argc, char** argv) {
               r1::matmul(pool, r1::ConstMatView(x.data(), 1, sh.cols, sh.cols), w,
                          r1::MatView{y.data(), 1, sh.rows, sh.rows});
           };
-          pass();
-          // Each pass is paired with a bandwidth sample taken just before it, so the ratio holds
-          // even when other work on the machine changes the bandwidth between repetitions.
-          std::vector<double> t, ratio, bw_now;
-          for (int r = 0; r < reps; ++r) {
-            double b = r1::measure_read_bandwidth(pool, bw_buf.get(), bw_sample, 1);
-            auto s = Clock::now();
-            pass();
-            double sec = seconds_since(s);
-            t.push_back(sec);
-            bw_now.push_back(b);
-            ratio.push_back(double(m.bytes_each) * double(m.views.size()) / sec / b);
-          }
-          double sec = median(t);
-          double gbs = double(m.bytes_each) * double(m.views.size()) / sec / 1e9;
-          double us = sec / double(m.views.size()) * 1e6;
+          const double bytes = double(m.bytes_each) * double(m.views.size());
+          const Streamed st = stream_vs_bandwidth(pool, bw_buf.get(), bw_sample, reps, bytes, pass);
+          const double sec = st.sec, gbs = bytes / sec / 1e9, us = sec / double(m.views.size()) * 1e6;
           say(fmt::format("{:<14} {:>8} {:>14} {:>10.1f} {:>10.1f} {:>8.0f}% {:>9.1f}\n", sh.name,
-                          tn, fmt::format("{}x{}", sh.rows, sh.cols), gbs, median(bw_now) / 1e9,
-                          100 * median(ratio), us));
+                          tn, fmt::format("{}x{}", sh.rows, sh.cols), gbs, st.bw / 1e9,
+                          100 * st.ratio, us));
           jt["matvec"].push_back({{"type", tn},
                                   {"name", sh.name},
                                   {"rows", sh.rows},
                                   {"cols", sh.cols},
                                   {"gbs", gbs},
-                                  {"bw_gbs", median(bw_now) / 1e9},
-                                  {"fraction_of_bw", median(ratio)},
+                                  {"bw_gbs", st.bw / 1e9},
+                                  {"fraction_of_bw", st.ratio},
                                   {"us", us}});
         }
       }
@@ -394,27 +405,17 @@ int main(int argc, char** argv) {
                               std::span<const r1::RowPlace>(&place, 1), kv, l, shape, scores,
                               r1::MatView{o.data(), 1, n_heads * hd, n_heads * hd});
         };
-        pass();
         const double bytes = double(layers) * double(attn_ctx) * double(width) * double(kv.elem_bytes());
-        std::vector<double> t, ratio, bw_now;
-        for (int r = 0; r < reps; ++r) {
-          double b = r1::measure_read_bandwidth(pool, bw_buf.get(), bw_sample, 1);
-          auto s = Clock::now();
-          pass();
-          double sec = seconds_since(s);
-          t.push_back(sec);
-          bw_now.push_back(b);
-          ratio.push_back(bytes / sec / b);
-        }
-        const double sec = median(t), gbs = bytes / sec / 1e9;
+        const Streamed st = stream_vs_bandwidth(pool, bw_buf.get(), bw_sample, reps, bytes, pass);
+        const double sec = st.sec, gbs = bytes / sec / 1e9;
         const std::string tn(r1::dtype_name(kt));
         say(fmt::format("{:<14} {:>8} {:>10} {:>10.1f} {:>10.1f} {:>8.0f}% {:>9.1f}\n", "decode", tn, attn_ctx,
-                        gbs, median(bw_now) / 1e9, 100 * median(ratio), sec / layers * 1e6));
+                        gbs, st.bw / 1e9, 100 * st.ratio, sec / layers * 1e6));
         jt["attention"].push_back({{"cache", tn},
                                    {"ctx", attn_ctx},
                                    {"gbs", gbs},
-                                   {"bw_gbs", median(bw_now) / 1e9},
-                                   {"fraction_of_bw", median(ratio)},
+                                   {"bw_gbs", st.bw / 1e9},
+                                   {"fraction_of_bw", st.ratio},
                                    {"us_per_layer", sec / layers * 1e6}});
       }
     }
