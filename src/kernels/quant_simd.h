@@ -819,17 +819,15 @@ void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanel
   for (int64_t b = 0; b < nb; ++b) interleave_staged<kG>(panel[b].codes[0]);
 }
 
-// Decode prefetches a packed block's lines this far ahead, into L2, a share of them at each step
+// Decode prefetches a packed block's lines kStreamAhead bytes ahead, a share of them at each step
 // of the block's work: all of a Q4_K block's 36 lines at its start measured 4-6% slower (one
-// core keeps only so many requests in flight), and 4 KiB ahead 3-6% slower than 8 KiB (12 and
-// 16 KiB: the same as 8). The loops are unrolled (a loop around the prefetches was a third of the
-// Q4_K kernel's instructions).
-constexpr int64_t kPackAhead = 8192;
-// Lines [part, part + 1) × lines / kParts of the block kPackAhead bytes on.
+// core keeps only so many requests in flight). The loops are unrolled (a loop around the
+// prefetches was a third of the Q4_K kernel's instructions).
+// Lines [part, part + 1) × lines / kParts of the block kStreamAhead bytes on.
 template <int kParts, typename Block>
 R1_SIMD_INLINE void prefetch_packed_part(const Block* p, int part) {
   constexpr int kLines = int((sizeof(Block) + 63) / 64);
-  const char* at = reinterpret_cast<const char*>(p) + kPackAhead;
+  const char* at = reinterpret_cast<const char*>(p) + kStreamAhead;
 #pragma GCC unroll 64
   for (int l = part * kLines / kParts; l < (part + 1) * kLines / kParts; ++l) _mm_prefetch(at + l * 64, _MM_HINT_T1);
 }
