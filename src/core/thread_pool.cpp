@@ -28,6 +28,7 @@ int ThreadPool::hardware_threads() {
 
 ThreadPool::ThreadPool(int n_threads) {
   n_threads_ = n_threads > 0 ? n_threads : hardware_threads();
+  slices_ = std::make_unique<Slice[]>(size_t(n_threads_));
   for (int tid = 1; tid < n_threads_; ++tid) threads_.emplace_back([this, tid] { worker(tid); });
 }
 
@@ -59,6 +60,55 @@ void ThreadPool::dispatch(Thunk thunk, void* ctx, bool workers_optional) {
       std::this_thread::yield();
   }
   busy_.store(false, std::memory_order_release);
+}
+
+namespace {
+uint64_t slice_of(int64_t front, int64_t end) { return uint64_t(front) | uint64_t(end) << 32; }
+int64_t slice_front(uint64_t v) { return int64_t(v & 0xffffffffu); }
+int64_t slice_end(uint64_t v) { return int64_t(v >> 32); }
+}  // namespace
+
+void ThreadPool::share_units(int64_t units) {
+  R1_CHECK(units < (int64_t(1) << 32), "parallel_for_dynamic: {} units", units);
+  const int t = n_threads_;
+  for (int i = 0; i < t; ++i)
+    slices_[size_t(i)].v.store(slice_of(units * i / t, units * (i + 1) / t), std::memory_order_relaxed);
+  // (dispatch's release store of the job publishes these to the workers)
+}
+
+bool ThreadPool::claim_units(int tid, int64_t& b, int64_t& e) {
+  std::atomic<uint64_t>& own = slices_[size_t(tid)].v;
+  for (;;) {
+    // The front of its own slice: an eighth of what is left (at least one unit), so a thread
+    // that runs out early still finds half a chunk's worth to take over.
+    uint64_t v = own.load(std::memory_order_relaxed);
+    while (slice_front(v) < slice_end(v)) {
+      const int64_t f = slice_front(v), end = slice_end(v);
+      const int64_t take = std::max<int64_t>(1, (end - f) / 8);
+      if (own.compare_exchange_weak(v, slice_of(f + take, end), std::memory_order_relaxed)) {
+        b = f;
+        e = f + take;
+        return true;
+      }
+    }
+    // Its own slice is done: take the back half of the first other slice with units left and
+    // make it this thread's slice (so a third thread may in turn take half of that).
+    bool took = false;
+    for (int k = 1; k < n_threads_ && !took; ++k) {
+      std::atomic<uint64_t>& other = slices_[size_t((tid + k) % n_threads_)].v;
+      uint64_t o = other.load(std::memory_order_relaxed);
+      while (slice_front(o) < slice_end(o)) {
+        const int64_t f = slice_front(o), end = slice_end(o);
+        const int64_t cut = end - (end - f + 1) / 2;
+        if (other.compare_exchange_weak(o, slice_of(f, cut), std::memory_order_relaxed)) {
+          own.store(slice_of(cut, end), std::memory_order_relaxed);
+          took = true;
+          break;
+        }
+      }
+    }
+    if (!took) return false;
+  }
 }
 
 void ThreadPool::worker(int tid) {

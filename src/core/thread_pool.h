@@ -1,14 +1,16 @@
 // Fork-join thread pool for the kernels. Kernels split output rows, never a reduction, so results
 // depend neither on the thread count nor on which thread computes a row: work is split statically
 // (thread i always gets the same slice) or, for memory-bound streams whose speed per thread varies
-// at run time, claimed in chunks from a shared counter. Claimed work does not wait for a worker
-// that has not started when the caller runs out of chunks (on a machine with more runnable
-// threads than cores, a worker may not be scheduled for milliseconds): the job is closed to it.
+// at run time, each thread starts on its own contiguous slice and one that runs out takes the back
+// half of what another has left. Claimed work does not wait for a worker that has not started when
+// the caller runs out of work (on a machine with more runnable threads than cores, a worker may
+// not be scheduled for milliseconds): the job is closed to it.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -57,11 +59,13 @@ class ThreadPool {
     parallel_for(units, [&](int64_t b, int64_t e) { fn(b * grain, std::min(n, e * grain)); });
   }
 
-  // Like parallel_for_grain, but threads claim chunks of whole grains from a shared counter until
-  // none are left, so a thread slowed down by the machine does not hold up the others. Chunks
-  // shrink as the work runs out (each a quarter of the remainder per thread, at least one
-  // grain), so the threads also finish close together. For work whose result does not depend on
-  // which thread runs a chunk.
+  // Like parallel_for_grain, but a thread slowed down by the machine does not hold up the others:
+  // each thread claims its own slice of whole grains front to back, in chunks that shrink as the
+  // slice runs out, and a thread whose slice is done takes over the back half of what is left of
+  // another's. Each thread's work stays a few long runs of consecutive rows, so streams of
+  // weights keep their prefetch distance (chunks taken in turn from one shared counter cost
+  // matrices of a few MB a third of their speed on 2 threads). For work whose result does not
+  // depend on which thread runs a chunk.
   template <typename F>
   void parallel_for_dynamic(int64_t n, int64_t grain, F&& fn) {
     const int64_t units = (n + grain - 1) / grain;
@@ -70,16 +74,10 @@ class ThreadPool {
       if (n > 0) fn(int64_t(0), n);
       return;
     }
-    std::atomic<int64_t> next{0};
-    run_claimed([&](int) {
-      int64_t u = next.load(std::memory_order_relaxed);
-      for (;;) {
-        if (u >= units) break;
-        const int64_t take = std::max<int64_t>(1, (units - u) / (4 * int64_t(t)));
-        if (!next.compare_exchange_weak(u, u + take, std::memory_order_relaxed)) continue;
-        fn(u * grain, std::min(n, (u + take) * grain));
-        u = next.load(std::memory_order_relaxed);
-      }
+    share_units(units);
+    run_claimed([&](int tid) {
+      int64_t b = 0, e = 0;
+      while (claim_units(tid, b, e)) fn(b * grain, std::min(n, e * grain));
     });
   }
 
@@ -112,9 +110,19 @@ class ThreadPool {
   }
   void dispatch(Thunk thunk, void* ctx, bool workers_optional);
   void worker(int tid);
+  // parallel_for_dynamic's bookkeeping: units [0, units) in one contiguous slice per thread, and
+  // the next chunk for thread tid as [b, e) (false when no thread has any left).
+  void share_units(int64_t units);
+  bool claim_units(int tid, int64_t& b, int64_t& e);
+
+  // A thread's unclaimed units [front, end): front in the low 32 bits, end in the high ones.
+  struct alignas(64) Slice {
+    std::atomic<uint64_t> v{0};
+  };
 
   int n_threads_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<Slice[]> slices_;
   Thunk thunk_ = nullptr;
   void* ctx_ = nullptr;
   std::atomic<uint64_t> generation_{0};

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -56,6 +58,36 @@ TEST(ThreadPool, DynamicChunksCoverRangeOnceOnGrains) {
       for (auto& h : hits) EXPECT_EQ(h.load(), 1) << "threads " << threads << " n " << n;
     }
   }
+}
+
+// Each thread starts on its own contiguous slice; a thread whose slice is done takes over the rest
+// of a slower thread's. Here the caller stalls on its first chunk until the worker has taken
+// units of the caller's slice (or 10 s have passed).
+TEST(ThreadPool, DynamicSliceOfAStalledThreadIsTakenOver) {
+  ThreadPool pool(2);
+  constexpr int64_t n = 64;
+  const auto caller = std::this_thread::get_id();
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+  std::atomic<int64_t> worker_first{-1};
+  std::atomic<bool> took_over{false};
+  bool stalled = false;
+  pool.parallel_for_dynamic(n, 1, [&](int64_t b, int64_t e) {
+    if (std::this_thread::get_id() == caller) {
+      if (!stalled) {
+        stalled = true;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!took_over.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      }
+    } else {
+      int64_t none = -1;
+      worker_first.compare_exchange_strong(none, b);
+      if (b < n / 2) took_over = true;
+    }
+    for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+  });
+  EXPECT_EQ(worker_first.load(), n / 2);
+  EXPECT_TRUE(took_over.load());
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
 }
 
 TEST(ThreadPool, DynamicItemsRunOnceWithValidThreadIds) {
