@@ -63,9 +63,9 @@ class ThreadPool {
   // each thread claims its own slice of whole grains front to back, in chunks that shrink as the
   // slice runs out, and a thread whose slice is done takes over the back half of what is left of
   // another's. Each thread's work stays a few long runs of consecutive rows, so streams of
-  // weights keep their prefetch distance (chunks taken in turn from one shared counter cost
-  // matrices of a few MB a third of their speed on 2 threads). For work whose result does not
-  // depend on which thread runs a chunk.
+  // weights keep their prefetch distance (with chunks taken in turn from one shared counter, a
+  // 1.3 MB Q4_K matrix streamed at 65% of the read bandwidth on 2 threads; this way at 88-97%).
+  // For work whose result does not depend on which thread runs a chunk.
   template <typename F>
   void parallel_for_dynamic(int64_t n, int64_t grain, F&& fn) {
     const int64_t units = (n + grain - 1) / grain;
