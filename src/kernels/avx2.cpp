@@ -16,7 +16,8 @@ constexpr int64_t kPanelBytes = 384 << 10;
 // across panels, so the panel is re-packed once per 48 rows.
 constexpr int kTB = 48;
 constexpr int64_t kRowGrain = 16;
-// Decode streams each weight row with an L1 prefetch this far ahead (bytes).
+// FP8 decode streams each weight row with an L1 prefetch this far ahead (bytes; the other float
+// types prefetch kStreamAhead into L2, simd_kernels.h).
 constexpr int64_t kPrefetchBytes = 1024;
 }  // namespace
 }  // namespace r1::kernels::avx2
