@@ -26,9 +26,10 @@ struct KernelTable {
   int64_t (*argmax)(const float* x, int64_t n) noexcept;
   void (*rope_neox)(float* x, const float* cos, const float* sin, int64_t dim) noexcept;
   void (*rope_interleaved)(float* x, const float* cos, const float* sin, int64_t dim) noexcept;
-  // Reads [p, p + bytes) with the ISA's widest loads; returns a value depending on every byte so
+  // Reads [p, p + bytes) with the ISA's widest loads, with the weight kernels' software prefetch
+  // or without any (the hardware prefetchers alone); returns a value depending on every byte so
   // the loads cannot be optimized away. `bytes` is a multiple of 64.
-  float (*read_stream)(const void* p, uint64_t bytes) noexcept;
+  float (*read_stream)(const void* p, uint64_t bytes, bool prefetch) noexcept;
   // Runs `iters` rounds of independent multiply-adds in registers; returns the FLOPs done and
   // stores a result in *sink so the work cannot be dropped.
   double (*fma_loop)(int64_t iters, float* sink) noexcept;

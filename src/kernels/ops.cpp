@@ -312,13 +312,15 @@ double measure_read_bandwidth(ThreadPool& pool, const void* buf, uint64_t bytes,
   std::atomic<float> sink{0.0f};
   double best = 0.0;
   for (int r = 0; r < std::max(reps, 1); ++r) {
-    auto start = std::chrono::steady_clock::now();
-    pool.parallel_for(int64_t(lines), [&](int64_t b, int64_t e) {
-      float v = k.read_stream(base + b * 64, uint64_t(e - b) * 64);
-      sink.fetch_add(v, std::memory_order_relaxed);
-    });
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (s > 0) best = std::max(best, double(lines * 64) / s);
+    for (bool prefetch : {true, false}) {
+      auto start = std::chrono::steady_clock::now();
+      pool.parallel_for(int64_t(lines), [&](int64_t b, int64_t e) {
+        float v = k.read_stream(base + b * 64, uint64_t(e - b) * 64, prefetch);
+        sink.fetch_add(v, std::memory_order_relaxed);
+      });
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (s > 0) best = std::max(best, double(lines * 64) / s);
+    }
   }
   return best;
 }

@@ -184,7 +184,9 @@ void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim)
 // ---- memory bandwidth ----
 
 // Streams `bytes` of `buf` with the same vector loads the matmul kernels use, on all threads of
-// `pool`, and returns the read bandwidth in bytes per second (best of `reps`).
+// `pool`, and returns the read bandwidth in bytes per second: the best of `reps` rounds, each
+// streaming once with the kernels' software prefetch and once without (whichever reads faster on
+// this machine: the bound must not flatter the kernels).
 double measure_read_bandwidth(ThreadPool& pool, const void* buf, uint64_t bytes, int reps);
 
 // Peak f32 multiply-add rate of the active ISA on all threads of `pool` (independent FMA chains

@@ -195,7 +195,7 @@ void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim)
   }
 }
 
-float read_stream(const void* p, uint64_t bytes) noexcept {
+float read_stream(const void* p, uint64_t bytes, bool /*prefetch*/) noexcept {
   const auto* u = static_cast<const uint64_t*>(p);
   uint64_t acc = 0;
   for (uint64_t i = 0; i < bytes / 8; ++i) acc ^= u[i];

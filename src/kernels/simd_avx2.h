@@ -220,13 +220,15 @@ R1_SIMD_INLINE V16 swap_pairs(V16 a) {
 }
 
 // ---- streaming ----
-// With the software prefetch of the packed weight kernels (see the AVX-512 version).
+// kPrefetch: with the software prefetch the weight kernels use (into L2, `ahead` bytes on).
+template <bool kPrefetch>
 R1_SIMD_INLINE float read_stream(const void* p, uint64_t bytes, int64_t ahead) {
   const auto* b = static_cast<const uint8_t*>(p);
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
   uint64_t i = 0;
   for (; i + 128 <= bytes; i += 128) {
-    for (int l = 0; l < 128; l += 64) _mm_prefetch(reinterpret_cast<const char*>(b + i + ahead + l), _MM_HINT_T1);
+    if constexpr (kPrefetch)
+      for (int l = 0; l < 128; l += 64) _mm_prefetch(reinterpret_cast<const char*>(b + i + ahead + l), _MM_HINT_T1);
     a0 = _mm256_xor_si256(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)));
     a1 = _mm256_xor_si256(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 32)));
     a2 = _mm256_xor_si256(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 64)));
