@@ -488,6 +488,12 @@ constexpr int kKPanelRows = 4;
 constexpr bool kTranspose16 = true;  // 16 x 16 int32 register transposes
 R1_SIMD_INLINE void istore(void* p, I16 v) { _mm512_storeu_si512(p, v.v); }
 R1_SIMD_INLINE I16 ibyte(I16 v, int i) { return {_mm512_and_si512(_mm512_srli_epi32(v.v, 8 * i), _mm512_set1_epi32(255))}; }
+// Byte i of each lane as both of its int16 halves (one shuffle within each 16-byte lane).
+R1_SIMD_INLINE I16 ibyte_twice16(I16 v, int i) {
+  constexpr int k = 0x40004;  // the next dword's bytes
+  const __m512i at = _mm512_set_epi32(3 * k, 2 * k, k, 0, 3 * k, 2 * k, k, 0, 3 * k, 2 * k, k, 0, 3 * k, 2 * k, k, 0);
+  return {_mm512_shuffle_epi8(v.v, _mm512_add_epi32(at, _mm512_set1_epi32(i * 0x10001 + int(0x80008000u))))};
+}
 R1_SIMD_INLINE I16 ibyte_signed(I16 v, int i) { return {_mm512_srai_epi32(_mm512_slli_epi32(v.v, 24 - 8 * i), 24)}; }
 R1_SIMD_INLINE I16 ipair16(I16 lo, I16 hi) {
   return {_mm512_or_si512(_mm512_and_si512(lo.v, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(hi.v, 16))};
@@ -575,6 +581,11 @@ R1_SIMD_INLINE I16 ibyte(I16 v, int i) {
 }
 R1_SIMD_INLINE I16 ibyte_signed(I16 v, int i) {
   return {_mm256_srai_epi32(_mm256_slli_epi32(v.lo, 24 - 8 * i), 24), _mm256_srai_epi32(_mm256_slli_epi32(v.hi, 24 - 8 * i), 24)};
+}
+R1_SIMD_INLINE I16 ibyte_twice16(I16 v, int i) {
+  constexpr int k = 0x40004;
+  const __m256i at = _mm256_add_epi32(_mm256_set_epi32(3 * k, 2 * k, k, 0, 3 * k, 2 * k, k, 0), _mm256_set1_epi32(i * 0x10001 + int(0x80008000u)));
+  return {_mm256_shuffle_epi8(v.lo, at), _mm256_shuffle_epi8(v.hi, at)};
 }
 R1_SIMD_INLINE I16 ipair16(I16 lo, I16 hi) {
   const __m256i m = _mm256_set1_epi32(0xffff);
@@ -1098,11 +1109,10 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
       const I16 sc0 = ibyte(sw[k / 2], (2 * k) % 4), sc1 = ibyte(sw[k / 2], (2 * k + 1) % 4);
       for (int r = 0; r < MR; ++r) s[r] = iadd_mul(iadd_mul(s[r], t0[r], sc0), t1[r], sc1);
     }
-    for (int r = 0; r < MR; ++r) {
-      // lane j: bsums[2j] + bsums[2j + 1] (fits in int16), against m_j with a zero high half
-      alignas(32) int32_t pairs[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(pairs), _mm256_madd_epi16(loadu256(a[r][b].bsums), _mm256_set1_epi16(1)));
-      for (int j = 0; j < 8; ++j) m[r] = idot_s16(m[r], ibyte(sw[2 + j / 4], j % 4), ibcast(pairs + j));
+    // m_j · bsums[2j] + m_j · bsums[2j + 1]: m_j in both int16 halves against the pair
+    R1_UNROLL for (int j = 0; j < 8; ++j) {
+      const I16 mj = ibyte_twice16(sw[2 + j / 4], j % 4);
+      for (int r = 0; r < MR; ++r) m[r] = idot_s16(m[r], mj, ibcast(a[r][b].bsums + 2 * j));
     }
     const V16 d = load_f16(p.d), dmin = load_f16(p.dmin);
     for (int r = 0; r < MR; ++r) {
