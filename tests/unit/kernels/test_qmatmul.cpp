@@ -300,42 +300,50 @@ TEST(QMatmul, PackedWeightsEqualTheFileLayout) {
   ThreadPool p1(1), p3(3);
   const auto isas = test::supported_isas();
   for (DType t : kQTypes) {
-    const int64_t k = t == DType::kQ8_0 ? 96 : 512;  // 3 Q8_0 blocks: fewer than the 8 chains
-    for (int64_t rows : {int64_t(16), int64_t(45)}) {
-      for (bool raw : {false, true}) {
-        QWeight qw = make_qweight(t, rows, k, rng, raw);
-        WeightView packed = qw.view;
-        std::unique_ptr<std::byte[], AlignedFree> mem;
-        {
-          IsaScope s(isas.back());
-          mem = pack_weights(packed);
-        }
-        const bool expect_packed = isas.back() != Isa::kScalar && (t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K);
-        ASSERT_EQ(mem != nullptr, expect_packed) << dtype_name(t);
-        if (!expect_packed) continue;
-        ASSERT_EQ(packed.packed, mem.get());
-        EXPECT_EQ(packed_weight_bytes(packed), uint64_t((rows + 15) / 16 * 16 * qw.view.row_bytes()));
-        EXPECT_NE(packed.rows_slice(16, rows - 16).packed, nullptr);
-        EXPECT_EQ(packed.rows_slice(5, 7).packed, nullptr);
-        // 12 and 40 rows: packed blocks for some types, per-call panels for others (packed_max_t).
-        for (int64_t T : {1, 3, 5, 12, 40}) {
-          auto x = make_acts(T, k, k + 3, rng);
-          std::vector<std::pair<WeightView, WeightView>> cases = {
-              {qw.view, packed}, {qw.view.rows_slice(16, rows - 16), packed.rows_slice(16, rows - 16)},
-              {qw.view.rows_slice(5, 7), packed.rows_slice(5, 7)}};
-          for (const auto& [plain, pk] : cases) {
-            std::vector<float> want;
-            {
-              IsaScope s(Isa::kScalar);
-              want = run_matmul(p1, x.view, plain);
-            }
-            for (Isa isa : isas) {
-              IsaScope s(isa);
-              for (ThreadPool* pool : {&p1, &p3}) {
-                const std::vector<float> got = run_matmul(*pool, x.view, pk);
-                EXPECT_EQ(first_mismatch(got.data(), want.data(), int64_t(want.size())), -1)
-                    << isa_name(isa) << " " << dtype_name(t) << (raw ? " raw" : "") << " rows " << pk.rows << " T=" << T
-                    << " on " << pool->size() << " threads";
+    // Q8_0: 3 blocks (fewer than the 8 chains) and 13 (a whole round of the chains and a part)
+    for (int64_t k :
+         t == DType::kQ8_0 ? std::vector<int64_t>{96, 416} : std::vector<int64_t>{512}) {
+      for (int64_t rows : {int64_t(16), int64_t(45)}) {
+        for (bool raw : {false, true}) {
+          QWeight qw = make_qweight(t, rows, k, rng, raw);
+          WeightView packed = qw.view;
+          std::unique_ptr<std::byte[], AlignedFree> mem;
+          {
+            IsaScope s(isas.back());
+            mem = pack_weights(packed);
+          }
+          const bool expect_packed = isas.back() != Isa::kScalar &&
+                                     (t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K);
+          ASSERT_EQ(mem != nullptr, expect_packed) << dtype_name(t);
+          if (!expect_packed) continue;
+          ASSERT_EQ(packed.packed, mem.get());
+          EXPECT_EQ(packed_weight_bytes(packed),
+                    uint64_t((rows + 15) / 16 * 16 * qw.view.row_bytes()));
+          EXPECT_NE(packed.rows_slice(16, rows - 16).packed, nullptr);
+          EXPECT_EQ(packed.rows_slice(5, 7).packed, nullptr);
+          // 12 and 40 rows: packed blocks for some types, per-call panels for others
+          // (packed_max_t).
+          for (int64_t T : {1, 3, 5, 12, 40}) {
+            auto x = make_acts(T, k, k + 3, rng);
+            std::vector<std::pair<WeightView, WeightView>> cases = {
+                {qw.view, packed},
+                {qw.view.rows_slice(16, rows - 16), packed.rows_slice(16, rows - 16)},
+                {qw.view.rows_slice(5, 7), packed.rows_slice(5, 7)}};
+            for (const auto& [plain, pk] : cases) {
+              std::vector<float> want;
+              {
+                IsaScope s(Isa::kScalar);
+                want = run_matmul(p1, x.view, plain);
+              }
+              for (Isa isa : isas) {
+                IsaScope s(isa);
+                for (ThreadPool* pool : {&p1, &p3}) {
+                  const std::vector<float> got = run_matmul(*pool, x.view, pk);
+                  EXPECT_EQ(first_mismatch(got.data(), want.data(), int64_t(want.size())), -1)
+                      << isa_name(isa) << " " << dtype_name(t) << (raw ? " raw" : "") << " rows "
+                      << pk.rows << " T=" << T << " k " << k << " on " << pool->size()
+                      << " threads";
+                }
               }
             }
           }
