@@ -474,6 +474,7 @@ R1_SIMD_INLINE I16 idot_s16(I16 acc, I16 a, I16 b) { return {_mm512_dpwssd_epi32
 R1_SIMD_INLINE I16 iadd_mul(I16 acc, I16 a, I16 b) { return {_mm512_add_epi32(acc.v, _mm512_mullo_epi32(a.v, b.v))}; }
 R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, _mm512_slli_epi32(b.v, 5))}; }
 R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, b.v)}; }
+R1_SIMD_INLINE I16 iadd(I16 a, I16 b) { return {_mm512_add_epi32(a.v, b.v)}; }
 // acc += Σ w·s over each 4 bytes with signed w: |w| against s negated where w < 0 (the signed-panel
 // variant; compiled for name lookup, unused while kSignedQ8Panel is false).
 R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
@@ -482,6 +483,10 @@ R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
 }
 // dpbusd takes unsigned weights: Q8_0 panels hold q + 128 and subtract 128 · Σ a.
 constexpr bool kSignedQ8Panel = false;
+// dpbusd sums u8 · s8 straight into int32, so a weight byte may use all 8 bits (a high nibble in
+// place, 16 × its value) without saturating.
+constexpr bool kWideU8Dot = true;
+R1_SIMD_INLINE I16 isra32(I16 a, int n) { return {_mm512_srai_epi32(a.v, unsigned(n))}; }
 R1_SIMD_INLINE I16 iset1(int32_t x) { return {_mm512_set1_epi32(x)}; }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm512_cvtepi32_ps(a.v)}; }
 constexpr int kKPanelRows = 4;
@@ -558,6 +563,7 @@ R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) {
 }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
 R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm256_sub_epi32(a.lo, b.lo), _mm256_sub_epi32(a.hi, b.hi)}; }
+R1_SIMD_INLINE I16 iadd(I16 a, I16 b) { return {_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi)}; }
 R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
   return {dot_u8s8(acc.lo, _mm256_abs_epi8(w.lo), _mm256_sign_epi8(s.lo, w.lo)),
           dot_u8s8(acc.hi, _mm256_abs_epi8(w.hi), _mm256_sign_epi8(s.hi, w.hi))};
@@ -565,6 +571,8 @@ R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
 // maddubs would saturate on q + 128 (up to 255 · 127 · 2), so AVX2 Q8_0 panels keep signed codes
 // and take |w| against sign-adjusted activations.
 constexpr bool kSignedQ8Panel = true;
+constexpr bool kWideU8Dot = false;  // maddubs's int16 pair sums would saturate
+R1_SIMD_INLINE I16 isra32(I16 a, int n) { return {_mm256_srai_epi32(a.lo, n), _mm256_srai_epi32(a.hi, n)}; }
 R1_SIMD_INLINE I16 iset1(int32_t x) {
   const __m256i v = _mm256_set1_epi32(x);
   return {v, v};
@@ -1083,7 +1091,7 @@ void pack_weights(const WeightView& w, uint8_t* out) {
 template <int MR>
 R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const BlockQ8_K* const (&a)[MR],
                                     float (*out)[kKPanelCols], bool fetch) {
-  const I16 m4 = iset1(0x0f0f0f0f), m6 = iset1(0x3f3f3f3f), m30 = iset1(0x30303030);
+  const I16 m4 = iset1(0x0f0f0f0f), m6 = iset1(0x3f3f3f3f), m30 = iset1(0x30303030), mf0 = iset1(int32_t(0xf0f0f0f0u));
   V16 acc[MR], macc[MR];
   for (int r = 0; r < MR; ++r) acc[r] = macc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
@@ -1100,13 +1108,16 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
       R1_UNROLL for (int u = 0; u < 8; ++u) {
         if (fetch && u % 4 == 0) prefetch_packed_part<8>(&p, 2 * k + u / 4);
         const I16 v = iload(p.qs[8 * k + u]);
-        const I16 lo = iand(v, m4), hi = iand(isrl16(v, 4), m4);
+        // kWideU8Dot: the high nibbles in place, 16 × their value (t1 is scaled back below)
+        const I16 lo = iand(v, m4), hi = kWideU8Dot ? iand(v, mf0) : iand(isrl16(v, 4), m4);
         R1_UNROLL for (int r = 0; r < MR; ++r) {
           t0[r] = idot_u8s8(t0[r], lo, ibcast(a[r][b].qs + 4 * (16 * k + u)));
           t1[r] = idot_u8s8(t1[r], hi, ibcast(a[r][b].qs + 4 * (16 * k + 8 + u)));
         }
       }
       const I16 sc0 = ibyte(sw[k / 2], (2 * k) % 4), sc1 = ibyte(sw[k / 2], (2 * k + 1) % 4);
+      if constexpr (kWideU8Dot)
+        for (int r = 0; r < MR; ++r) t1[r] = isra32(t1[r], 4);  // exact: every product had the factor 16
       for (int r = 0; r < MR; ++r) s[r] = iadd_mul(iadd_mul(s[r], t0[r], sc0), t1[r], sc1);
     }
     // m_j · bsums[2j] + m_j · bsums[2j + 1]: m_j in both int16 halves against the pair
