@@ -12,7 +12,6 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "core/tensor.h"
 
 namespace r1 {
 
@@ -32,7 +31,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, LoadMode m
     return file;
   }
   if (mode == LoadMode::kRead) {
-    void* mem = alloc_stream_bytes(file->size_);
+    void* mem = std::aligned_alloc(64, (file->size_ + 63) / 64 * 64);
     if (!mem) {
       ::close(fd);
       fail(ErrorKind::kIo, "{}: cannot allocate {} bytes", path, file->size_);

@@ -36,11 +36,7 @@ struct TensorView {
 struct AlignedFree {
   void operator()(void* p) const;
 };
-// Uninitialised memory for std::free, 64-byte aligned; from 2 MiB up it is 2 MiB aligned and asked
-// to be backed by huge pages (weights and large buffers are streamed: a 4 KiB page costs a TLB
-// walk every 4 KiB of the stream). Null when out of memory.
-void* alloc_stream_bytes(size_t bytes);
-// 64-byte aligned (see alloc_stream_bytes), zero-filled buffer; throws std::bad_alloc on failure.
+// 64-byte aligned, zero-filled buffer; throws std::bad_alloc on failure.
 std::unique_ptr<std::byte[], AlignedFree> aligned_alloc_bytes(size_t bytes);
 
 // Owning, 64-byte aligned f32 buffer (activations, scratch, KV pages).
