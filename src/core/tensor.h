@@ -36,15 +36,18 @@ struct TensorView {
 struct AlignedFree {
   void operator()(void* p) const;
 };
-// 64-byte aligned, zero-filled buffer; throws std::bad_alloc on failure.
-std::unique_ptr<std::byte[], AlignedFree> aligned_alloc_bytes(size_t bytes);
+// 64-byte aligned, zero-filled buffer; throws std::bad_alloc on failure. huge_pages: from 2 MiB up
+// the buffer is 2 MiB aligned and advised to huge pages (a buffer streamed in pieces that lie far
+// apart, as the KV cache's pages are, otherwise takes a TLB walk for nearly every piece).
+std::unique_ptr<std::byte[], AlignedFree> aligned_alloc_bytes(size_t bytes, bool huge_pages = false);
 
 // Owning, 64-byte aligned f32 buffer (activations, scratch, KV pages).
 class FloatBuffer {
  public:
   FloatBuffer() = default;
   explicit FloatBuffer(size_t n) { resize(n); }
-  void resize(size_t n);  // contents are zeroed when the buffer grows
+  // Contents are zeroed when the buffer grows; huge_pages as aligned_alloc_bytes (for new memory).
+  void resize(size_t n, bool huge_pages = false);
   float* data() { return reinterpret_cast<float*>(mem_.get()); }
   const float* data() const { return reinterpret_cast<const float*>(mem_.get()); }
   size_t size() const { return size_; }

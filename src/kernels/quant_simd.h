@@ -474,7 +474,6 @@ R1_SIMD_INLINE I16 idot_s16(I16 acc, I16 a, I16 b) { return {_mm512_dpwssd_epi32
 R1_SIMD_INLINE I16 iadd_mul(I16 acc, I16 a, I16 b) { return {_mm512_add_epi32(acc.v, _mm512_mullo_epi32(a.v, b.v))}; }
 R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, _mm512_slli_epi32(b.v, 5))}; }
 R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, b.v)}; }
-R1_SIMD_INLINE I16 iadd(I16 a, I16 b) { return {_mm512_add_epi32(a.v, b.v)}; }
 // acc += Σ w·s over each 4 bytes with signed w: |w| against s negated where w < 0 (the signed-panel
 // variant; compiled for name lookup, unused while kSignedQ8Panel is false).
 R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
@@ -563,7 +562,6 @@ R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) {
 }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
 R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm256_sub_epi32(a.lo, b.lo), _mm256_sub_epi32(a.hi, b.hi)}; }
-R1_SIMD_INLINE I16 iadd(I16 a, I16 b) { return {_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi)}; }
 R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
   return {dot_u8s8(acc.lo, _mm256_abs_epi8(w.lo), _mm256_sign_epi8(s.lo, w.lo)),
           dot_u8s8(acc.hi, _mm256_abs_epi8(w.hi), _mm256_sign_epi8(s.hi, w.hi))};

@@ -17,7 +17,7 @@ KvCache::KvCache(KvLayout layout, int64_t capacity_tokens, int page_size, DType 
   if (pages < 1) pages = 1;
   const int64_t values = pages * page_size * layout.width;
   layers_.resize(size_t(layout.n_layers));
-  for (auto& l : layers_) l.resize(size_t(type == DType::kF16 ? (values + 1) / 2 : values));
+  for (auto& l : layers_) l.resize(size_t(type == DType::kF16 ? (values + 1) / 2 : values), /*huge_pages=*/true);
   refs_.assign(size_t(pages), 0);
   free_.reserve(size_t(pages));
   for (int64_t p = pages - 1; p >= 0; --p) free_.push_back(int32_t(p));
