@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -20,7 +21,32 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
-void AlignedFree::operator()(void* p) const { std::free(p); }
+void AlignedFree::operator()(void* p) const {
+  if (mapped > 0) {
+    ::munmap(p, mapped);
+  } else {
+    std::free(p);
+  }
+}
+
+namespace {
+
+// `bytes` (a multiple of 2 MiB) at a 2 MiB boundary, in a mapping of its own: the huge-page advice
+// belongs to the address range, and on heap memory it would outlive the buffer and apply to
+// whatever the allocator places there later.
+void* map_huge(size_t bytes) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  void* raw = ::mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t at = (begin + kHuge - 1) & ~uintptr_t(kHuge - 1);
+  if (at > begin) ::munmap(raw, at - begin);
+  ::munmap(reinterpret_cast<void*>(at + bytes), begin + kHuge - at);  // the rest past the end (> 0)
+  ::madvise(reinterpret_cast<void*>(at), bytes, MADV_HUGEPAGE);  // only a hint: else 4 KiB pages
+  return reinterpret_cast<void*>(at);
+}
+
+}  // namespace
 
 std::unique_ptr<std::byte[], AlignedFree> aligned_alloc_bytes(size_t bytes, bool huge_pages) {
   constexpr size_t kHuge = size_t(2) << 20;
@@ -28,11 +54,10 @@ std::unique_ptr<std::byte[], AlignedFree> aligned_alloc_bytes(size_t bytes, bool
   const bool huge = huge_pages && bytes >= kHuge;
   const size_t align = huge ? kHuge : 64;
   const size_t rounded = std::max((bytes + align - 1) / align * align, align);
-  void* p = std::aligned_alloc(align, rounded);
+  void* p = huge ? map_huge(rounded) : std::aligned_alloc(align, rounded);
   if (!p) throw std::bad_alloc();
-  if (huge) ::madvise(p, rounded, MADV_HUGEPAGE);  // only a hint: without huge pages, 4 KiB ones
-  std::memset(p, 0, rounded);
-  return std::unique_ptr<std::byte[], AlignedFree>(static_cast<std::byte*>(p));
+  std::memset(p, 0, rounded);  // fault the pages in now, not in the first decode steps
+  return std::unique_ptr<std::byte[], AlignedFree>(static_cast<std::byte*>(p), AlignedFree{huge ? rounded : 0});
 }
 
 void FloatBuffer::resize(size_t n, bool huge_pages) {

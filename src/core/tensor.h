@@ -32,13 +32,16 @@ struct TensorView {
   const T* as() const { return static_cast<const T*>(data); }
 };
 
-// Deleter for 64-byte aligned allocations made by aligned_alloc_bytes.
+// Deleter for the allocations made by aligned_alloc_bytes (mapped: the length of a mapping of its
+// own, 0 for heap memory).
 struct AlignedFree {
+  size_t mapped = 0;
   void operator()(void* p) const;
 };
 // 64-byte aligned, zero-filled buffer; throws std::bad_alloc on failure. huge_pages: from 2 MiB up
-// the buffer is 2 MiB aligned and advised to huge pages (a buffer streamed in pieces that lie far
-// apart, as the KV cache's pages are, otherwise takes a TLB walk for nearly every piece).
+// the buffer is a 2 MiB aligned mapping of its own, advised to huge pages (a buffer streamed in
+// pieces that lie far apart, as the KV cache's pages are, otherwise takes a TLB walk for nearly
+// every piece).
 std::unique_ptr<std::byte[], AlignedFree> aligned_alloc_bytes(size_t bytes, bool huge_pages = false);
 
 // Owning, 64-byte aligned f32 buffer (activations, scratch, KV pages).
