@@ -31,17 +31,18 @@ void AlignedFree::operator()(void* p) const {
 
 namespace {
 
+constexpr size_t kHugePage = size_t(2) << 20;
+
 // `bytes` (a multiple of 2 MiB) at a 2 MiB boundary, in a mapping of its own: the huge-page advice
 // belongs to the address range, and on heap memory it would outlive the buffer and apply to
 // whatever the allocator places there later.
 void* map_huge(size_t bytes) {
-  constexpr size_t kHuge = size_t(2) << 20;
-  void* raw = ::mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* raw = ::mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t at = (begin + kHuge - 1) & ~uintptr_t(kHuge - 1);
+  const uintptr_t at = (begin + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
   if (at > begin) ::munmap(raw, at - begin);
-  ::munmap(reinterpret_cast<void*>(at + bytes), begin + kHuge - at);  // the rest past the end (> 0)
+  ::munmap(reinterpret_cast<void*>(at + bytes), begin + kHugePage - at);  // the rest past the end (> 0)
   ::madvise(reinterpret_cast<void*>(at), bytes, MADV_HUGEPAGE);  // only a hint: else 4 KiB pages
   return reinterpret_cast<void*>(at);
 }
@@ -49,10 +50,9 @@ void* map_huge(size_t bytes) {
 }  // namespace
 
 std::unique_ptr<std::byte[], AlignedFree> aligned_alloc_bytes(size_t bytes, bool huge_pages) {
-  constexpr size_t kHuge = size_t(2) << 20;
   if (bytes > std::numeric_limits<size_t>::max() / 2) throw std::bad_alloc();  // no rounding overflow
-  const bool huge = huge_pages && bytes >= kHuge;
-  const size_t align = huge ? kHuge : 64;
+  const bool huge = huge_pages && bytes >= kHugePage;
+  const size_t align = huge ? kHugePage : 64;
   const size_t rounded = std::max((bytes + align - 1) / align * align, align);
   void* p = huge ? map_huge(rounded) : std::aligned_alloc(align, rounded);
   if (!p) throw std::bad_alloc();
