@@ -461,10 +461,10 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) noexcept {
 // Attention over runs of cache slots (ops.h): each score is dot_f32's chain and reduction, four
 // positions reduced together; each output element takes one fma per position in position order.
 // Cache values are f32 or f16 (converted exactly on load).
-// A run is the slots of one cache page (a few KiB of one head's keys or values) and the next run
-// is wherever the page table puts it, where the hardware prefetcher does not follow: it is
-// requested in software into L2, row p of `next` (the columns this pass reads) while row p of this
-// run is used, so it arrives while this run is computed.
+// A run is the slots of one cache page or of a few consecutive ones (up to about 64 KiB of one
+// head's keys or values) and the next run is wherever the page table puts it, where the hardware
+// prefetcher does not follow: it is requested in software into L2, row p of `next` (the columns
+// this pass reads) while row p of this run is used, so it arrives while this run is computed.
 R1_SIMD_INLINE void prefetch_span(const void* p, size_t bytes) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(p), end = begin + bytes;
   for (uintptr_t line = begin & ~uintptr_t(63); line < end; line += 64)

@@ -1,8 +1,8 @@
 // Paged KV cache shared by all sequences: fixed-size pages of `page_size` token slots, each slot
 // holding `width` values per layer (dense attention: K and V of every KV head; MLA: the compressed
-// latent plus the roped key). A page keeps its slots' values segment by segment (dense attention:
-// one KV head's keys or values per segment), so attention streams each head's part of a page as
-// one block. Values are stored as f32, or as f16 (rounded to nearest-even on store: half the
+// latent plus the roped key). A layer keeps its slots' values segment by segment (dense attention:
+// one KV head's keys or values per segment), each segment page after page, so attention streams
+// each head's part of a page as one block, and of consecutive pages as one longer block. Values are stored as f32, or as f16 (rounded to nearest-even on store: half the
 // memory and half the cache bytes a decode step reads). Pages are reference counted so sequences
 // can share a cached prompt prefix.
 #pragma once
@@ -25,13 +25,13 @@ struct KvLayout {
   int64_t seg() const { return segment > 0 ? segment : width; }
 };
 
-// A run of consecutive slots of one page (see KvSeq::for_each_run). A page keeps its slots'
-// values segment by segment ([segment][slot][value]), so the values of one segment (one head's
-// keys) stream contiguously across the run.
+// A run of consecutive slots (see KvSeq::for_each_run). A layer keeps its slots' values segment
+// by segment ([segment][page][slot][value]), so the values of one segment (one head's keys)
+// stream contiguously across the run, also from a page into the page after it.
 struct KvRun {
   KvSpan base;        // segment 0 of the run's first slot
   int64_t segment;    // values per segment: the run's next slot is this many elements on
-  int64_t seg_step;   // elements from one segment of the page to the next
+  int64_t seg_step;   // elements from a slot's values in one segment to its values in the next
   // Value `elem` of the first slot (elem + n ≤ its segment's end for an n-value read).
   KvSpan at(int64_t elem) const { return base.at(elem / segment * seg_step + elem % segment); }
   int64_t stride() const { return segment; }
@@ -63,14 +63,23 @@ class KvCache {
   KvRun run(int layer, int32_t page, int offset) const {
     const int64_t seg = layout_.seg();
     const auto* base = reinterpret_cast<const uint8_t*>(layers_[size_t(layer)].data());
-    return {{base + slot_offset(page, offset, 0), type_}, seg, page_size_ * seg};
+    return {{base + slot_offset(page, offset, 0), type_}, seg, n_pages() * page_size_ * seg};
+  }
+  // Slots of consecutive pages that attention takes as one run: about 64 KiB of one segment
+  // (decode attention alone, 1.5B shape at 4096 positions, f16: 14 GB/s in runs of one 16-slot
+  // page, 19-21 GB/s in runs of 256 slots; in runs of the whole context, with nothing to
+  // prefetch, 9 GB/s).
+  int32_t max_run() const {
+    const int64_t slots = kRunBytes / (layout_.seg() * elem_bytes());
+    return int32_t(std::max<int64_t>(page_size_, slots / page_size_ * page_size_));
   }
 
  private:
+  static constexpr int64_t kRunBytes = int64_t(64) << 10;
+
   int64_t slot_offset(int32_t page, int offset, int64_t segment_index) const {  // in bytes
     const int64_t seg = layout_.seg();
-    return (int64_t(page) * page_size_ * layout_.width + segment_index * page_size_ * seg + offset * seg) *
-           elem_bytes();
+    return ((segment_index * n_pages() + page) * page_size_ + offset) * seg * elem_bytes();
   }
 
   KvLayout layout_;
@@ -93,19 +102,27 @@ class KvSeq {
   void store(KvCache& cache, int layer, int32_t pos, const float* values) const {
     cache.store(layer, pages_[size_t(pos / cache.page_size())], pos % cache.page_size(), values);
   }
-  // fn(pos, n, run) for each run of consecutive slots (the part of one page) that holds positions
-  // [0, len) of `layer`: run starts at position pos.
+  // fn(pos, n, run) for each run of consecutive slots that holds positions [0, len) of `layer`:
+  // run starts at position pos and covers a page, or several pages that follow one another in the
+  // cache (up to cache.max_run() slots); its `next` is where the following run starts.
   template <typename F>
   void for_each_run(const KvCache& cache, int layer, int32_t len, F&& fn) const {
     if (len <= 0) return;
-    const int32_t page = cache.page_size();
+    const int32_t page = cache.page_size(), max_run = cache.max_run();
+    auto run_end = [&](int32_t p) {  // p: the first slot of a page
+      int32_t e = std::min(p + page, len);
+      while (e < len && e - p < max_run && pages_[size_t(e / page)] == pages_[size_t(e / page - 1)] + 1)
+        e = std::min(e + page, len);
+      return e;
+    };
     KvRun run = cache.run(layer, pages_[0], 0);
-    for (int32_t p = 0; p < len;) {
-      const int32_t n = std::min(page - p % page, len - p);
-      if (p + n < len) run.base.next = cache.run(layer, pages_[size_t((p + n) / page)], (p + n) % page).base.data;
-      fn(p, n, run);
-      p += n;
-      if (p < len) run.base = {run.base.next, run.base.type};
+    for (int32_t p = 0, e = run_end(0); p < len;) {
+      const int32_t after = e < len ? run_end(e) : len;
+      if (e < len) run.base.next = cache.run(layer, pages_[size_t(e / page)], 0).base.data;
+      fn(p, e - p, run);
+      if (e < len) run.base = {run.base.next, run.base.type};
+      p = e;
+      e = after;
     }
   }
   // Called by the model after writing `n` tokens at positions [length, length + n).

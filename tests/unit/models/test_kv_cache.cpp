@@ -1,8 +1,9 @@
-// The paged KV cache: each page keeps its slots' values segment by segment, and the runs a
-// sequence hands to attention address every value of every stored position, with the next run's
-// start for prefetching.
+// The paged KV cache: each layer keeps its slots' values segment by segment, page after page, and
+// the runs a sequence hands to attention (a page, or consecutive pages joined) address every value
+// of every stored position, with the next run's start for prefetching.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/dtype.h"
@@ -65,6 +66,53 @@ TEST(KvCache, RunsAddressEveryStoredValue) {
         });
       }
     }
+}
+
+// Consecutive pages of one sequence join into longer runs, up to max_run() slots (about 64 KiB
+// of one segment), each naming where the following one starts; every value of both segments is
+// where its run says. (RunsAddressEveryStoredValue covers pages that are not consecutive.)
+TEST(KvCache, ConsecutivePagesJoinIntoRuns) {
+  for (DType type : {DType::kF32, DType::kF16}) {
+    const KvLayout layout{1, 1024, 512};  // two segments of 512 values: 2 or 1 KiB per slot
+    KvCache cache(layout, 200, 4, type);
+    const int32_t run = type == DType::kF32 ? 32 : 64;
+    ASSERT_EQ(cache.max_run(), run);
+    // f32: every value distinct; f16: integers below 2048, exact, distinct within two slots
+    auto value = [&](int32_t pos, int64_t i) {
+      const int64_t v = int64_t(pos) * 1024 + i;
+      return float(type == DType::kF32 ? v : v % 2048);
+    };
+    KvSeq seq;
+    const int32_t len = 150;
+    ASSERT_TRUE(seq.reserve(cache, len));
+    std::vector<float> v(1024);
+    for (int32_t p = 0; p < len; ++p) {
+      for (int64_t i = 0; i < 1024; ++i) v[size_t(i)] = value(p, i);
+      seq.store(cache, 0, p, v.data());
+    }
+    seq.advance(len);
+    std::vector<int32_t> starts, lengths;
+    std::vector<const void*> datas, nexts;
+    seq.for_each_run(cache, 0, len, [&](int32_t p, int32_t n, const KvRun& r) {
+      for (int32_t k = 0; k < n; ++k)
+        for (int64_t i : {0, 1, 255, 511, 512, 513, 900, 1023})
+          ASSERT_EQ(read(r.at(i), k * r.stride()), value(p + k, i))
+              << dtype_name(type) << " pos " << p + k << " value " << i;
+      starts.push_back(p);
+      lengths.push_back(n);
+      datas.push_back(r.at(512).data);
+      nexts.push_back(r.at(512).next);
+    });
+    std::vector<int32_t> want_starts, want_lengths;
+    for (int32_t p = 0; p < len; p += run) {
+      want_starts.push_back(p);
+      want_lengths.push_back(std::min(run, len - p));
+    }
+    EXPECT_EQ(starts, want_starts) << dtype_name(type);
+    EXPECT_EQ(lengths, want_lengths) << dtype_name(type);
+    for (size_t k = 0; k + 1 < datas.size(); ++k) EXPECT_EQ(nexts[k], datas[k + 1]) << "run " << k;
+    EXPECT_EQ(nexts.back(), nullptr);
+  }
 }
 
 }  // namespace
