@@ -2,9 +2,10 @@
 // holding `width` values per layer (dense attention: K and V of every KV head; MLA: the compressed
 // latent plus the roped key). A layer keeps its slots' values segment by segment (dense attention:
 // one KV head's keys or values per segment), each segment page after page, so attention streams
-// each head's part of a page as one block, and of consecutive pages as one longer block. Values are stored as f32, or as f16 (rounded to nearest-even on store: half the
-// memory and half the cache bytes a decode step reads). Pages are reference counted so sequences
-// can share a cached prompt prefix.
+// each head's part of a page as one block, and of consecutive pages as one longer block. Values
+// are stored as f32, or as f16 (rounded to nearest-even on store: half the memory and half the
+// cache bytes a decode step reads). Pages are reference counted so sequences can share a cached
+// prompt prefix.
 #pragma once
 
 #include <algorithm>
