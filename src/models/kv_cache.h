@@ -117,13 +117,12 @@ class KvSeq {
       return e;
     };
     KvRun run = cache.run(layer, pages_[0], 0);
-    for (int32_t p = 0, e = run_end(0); p < len;) {
-      const int32_t after = e < len ? run_end(e) : len;
+    for (int32_t p = 0; p < len;) {
+      const int32_t e = run_end(p);
       if (e < len) run.base.next = cache.run(layer, pages_[size_t(e / page)], 0).base.data;
       fn(p, e - p, run);
       if (e < len) run.base = {run.base.next, run.base.type};
       p = e;
-      e = after;
     }
   }
   // Called by the model after writing `n` tokens at positions [length, length + n).
