@@ -189,6 +189,7 @@ struct Layer {
 
 struct Scratch {
   FloatBuffer x, h, y, q, qa, kv, q_abs, latent, o, ffn_a, ffn_b, ffn_out, ffn_in, router, last;
+  FloatBuffer shared_a, shared_b, shared_out;  // the shared experts' gate, up and down outputs
   FloatBuffer rope_cos, rope_sin, scores, rowbuf;
   std::vector<int32_t> tokens, positions;
   std::vector<KvSeq*> seqs;
@@ -568,14 +569,33 @@ void DeepseekV3::route(const Gate& gate, const float* logits, int32_t* idx, floa
 // MoE.forward: each selected expert runs once over the rows routed to it; contributions are
 // summed in expert order (as the reference loops), then the shared experts are added. The
 // experts' products run as batches (all gate/up projections in one pass, then all down
-// projections), in groups of at most kMoeBatchRows routed rows to bound the scratch.
+// projections), in groups of at most kMoeBatchRows routed rows to bound the scratch. The shared
+// experts' products join the batches their inputs are ready for (gate/up with the router, down
+// with the first group's down projections): every batch ends in a wait for all threads, and a
+// decode step's batches are small enough for those waits and each batch's start to show.
 void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatView y) {
   constexpr int64_t kMoeBatchRows = 4096;
   const int64_t T = h.rows, D = cfg_.dim, E = cfg_.n_routed_experts, K = cfg_.n_activated_experts;
   const int64_t I = cfg_.moe_inter_dim;
+  const bool shared = cfg_.n_shared_experts > 0;
+  const int64_t Is = shared ? layer.shared.w1.rows : 0;
+  std::vector<MatmulJob>& jobs = s_.jobs;
   s_.router.resize(size_t(T * E));
   MatView router{s_.router.data(), T, E, E};                           // router: [T, E]
-  matmul(pool, h, layer.gate.weight, router);
+  s_.shared_a.resize(size_t(T * Is));
+  s_.shared_b.resize(size_t(T * Is));
+  s_.shared_out.resize(size_t(T * D));
+  MatView sg{s_.shared_a.data(), T, Is, Is}, su{s_.shared_b.data(), T, Is, Is};  // sg, su: [T, Is]
+  MatView z{s_.shared_out.data(), T, D, D};                            // z: [T, dim]
+  jobs.clear();
+  jobs.push_back({h, layer.gate.weight, router});
+  if (shared) {
+    jobs.push_back({h, layer.shared.w1, sg});
+    jobs.push_back({h, layer.shared.w3, su});
+  }
+  matmul_batch(pool, jobs);
+  for (int64_t t = 0; t < T && shared; ++t) silu_mul(sg.row(t), su.row(t), Is, sg.row(t));
+  bool shared_down = !shared;  // done (or none to do)
   s_.topk_idx.resize(size_t(T * K));
   s_.topk_weight.resize(size_t(T * K));
   for (int64_t t = 0; t < T; ++t)
@@ -592,7 +612,6 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
   s_.ffn_out.resize(size_t(cap * D));
   s_.ffn_a.resize(size_t(cap * I));
   s_.ffn_b.resize(size_t(cap * I));
-  std::vector<MatmulJob>& jobs = s_.jobs;
   for (int64_t e0 = 0; e0 < E;) {
     // experts [e0, e1) with at most cap rows in all; row offsets into the scratch in order
     int64_t e1 = e0, n_rows = 0;
@@ -625,6 +644,10 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
                       MatView{s_.ffn_out.data() + r0 * D, n, D, D}});
       r0 += n;
     }
+    if (!shared_down) {
+      jobs.push_back({sg, layer.shared.w2, z});
+      shared_down = true;
+    }
     matmul_batch(pool, jobs);
     for (int64_t e = e0, r0 = 0; e < e1; ++e) {
       const auto& rows = s_.by_expert[size_t(e)];
@@ -632,11 +655,8 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
     }
     e0 = e1;
   }
-  if (cfg_.n_shared_experts > 0) {
-    MatView z{s_.ffn_out.data(), T, D, D};                               // z: [T, dim]
-    mlp(pool, layer.shared, h, z);
-    for (int64_t t = 0; t < T; ++t) add_inplace(y.row(t), z.row(t), D);
-  }
+  if (!shared_down) matmul(pool, sg, layer.shared.w2, z);  // (no rows were routed)
+  for (int64_t t = 0; t < T && shared; ++t) add_inplace(y.row(t), z.row(t), D);
 }
 
 }  // namespace
