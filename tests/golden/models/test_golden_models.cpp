@@ -241,5 +241,46 @@ TEST(GoldenDeepseekV3, LatentCacheWidth) {
   }
 }
 
+// A step with more routed rows than the MoE scratch holds at once (4096: here 5 prompts of 220
+// tokens, 4 experts per token) runs the experts in groups, the shared expert's down projection in
+// the first group's batch; every row still equals its prompt prefilled alone, bit for bit.
+TEST(GoldenDeepseekV3, ExpertGroupsGiveTheRowsOfOnePrompt) {
+  const std::string name = "dsv3_v3style_f32";
+  auto model = load_model(model_dir(name));
+  std::ifstream in(model_dir(name) + "/config.json");
+  const json config = json::parse(in);
+  const int64_t vocab = model->info().vocab_size;
+  constexpr int64_t kSeqs = 5, kLen = 220;
+  ASSERT_GT(kSeqs * kLen * config["num_experts_per_tok"].get<int64_t>(), 4096);
+  ASSERT_GT(config["n_shared_experts"].get<int64_t>(), 0);
+  std::vector<std::vector<int32_t>> prompts(kSeqs);
+  uint64_t state = 7;
+  for (auto& p : prompts)
+    for (int64_t i = 0; i < kLen; ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      p.push_back(int32_t((state >> 33) % uint64_t(vocab)));
+    }
+  ThreadPool pool(2);
+  KvCache cache(model->kv_layout(), 2 * kSeqs * (kLen + 16));
+  std::vector<KvSeq> seqs(kSeqs);
+  std::vector<SeqChunk> chunks;
+  for (int64_t s = 0; s < kSeqs; ++s) {
+    ASSERT_TRUE(seqs[size_t(s)].reserve(cache, int32_t(kLen)));
+    chunks.push_back({prompts[size_t(s)], &seqs[size_t(s)], true});
+  }
+  FloatBuffer all(size_t(kSeqs * kLen * vocab)), alone(size_t(kLen * vocab));
+  model->forward(pool, chunks, cache, MatView{all.data(), kSeqs * kLen, vocab, vocab});
+  for (int64_t s = 0; s < kSeqs; ++s) {
+    KvSeq one;
+    ASSERT_TRUE(one.reserve(cache, int32_t(kLen)));
+    SeqChunk chunk{prompts[size_t(s)], &one, true};
+    model->forward(pool, {&chunk, 1}, cache, MatView{alone.data(), kLen, vocab, vocab});
+    for (int64_t t = 0; t < kLen; ++t)
+      ASSERT_EQ(0, std::memcmp(alone.data() + t * vocab, all.data() + (s * kLen + t) * vocab, sizeof(float) * size_t(vocab)))
+          << "prompt " << s << " position " << t;
+    one.release(cache);
+  }
+}
+
 }  // namespace
 }  // namespace r1
