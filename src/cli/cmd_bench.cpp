@@ -59,11 +59,11 @@ int run_bench(BenchOptions o) {
   for (uint64_t i = 0; i < bw_bytes; i += 4096) buf[i] = std::byte(i >> 12);
   std::vector<double> bandwidths;
   // Decode reads the weights and the cache: at context c, c slots of every layer. The bound
-  // uses the mean context of the timed decode steps.
+  // uses the mean context of the timed decode steps (which start at DEPTH).
   const KvLayout kvl = model->kv_layout();
-  KvCache cache(kvl, o.depth + o.prompt + o.gen + 64, 16, o.kv_type);
+  KvCache cache(kvl, o.depth + std::max(o.prompt, o.gen) + 64, 16, o.kv_type);
   const double kv_bytes_per_pos = double(kvl.width) * kvl.n_layers * double(cache.elem_bytes());
-  const double mean_ctx = double(o.depth + o.prompt) + double(std::max<int64_t>(o.gen - 1, 0)) / 2.0 + 1.0;
+  const double mean_ctx = double(o.depth) + double(std::max<int64_t>(o.gen - 1, 0)) / 2.0 + 1.0;
   const double decode_bytes = double(info.bytes_per_token) + (o.gen > 0 ? kv_bytes_per_pos * mean_ctx : 0.0);
 
   // (the warm-up's prompt plus one step fits too)
@@ -89,30 +89,38 @@ int run_bench(BenchOptions o) {
     model->forward(pool, {&step, 1}, cache, out);
     seq.release(cache);
   }
+  std::span<const int32_t> all(tokens);
+  // The DEPTH tokens in the cache of a fresh sequence (not timed).
+  auto start_seq = [&](KvSeq& seq) {
+    R1_CHECK(seq.reserve(cache, int32_t(o.depth + std::max(o.prompt, o.gen))));
+    if (o.depth == 0) return;
+    SeqChunk chunk{all.subspan(0, size_t(o.depth)), &seq, false};
+    model->forward(pool, {&chunk, 1}, cache, out);
+  };
   for (int rep = 0; rep < o.reps; ++rep) {
     bandwidths.push_back(measure_read_bandwidth(pool, buf.get(), bw_bytes, 3));
-    KvSeq seq;
-    R1_CHECK(seq.reserve(cache, int32_t(tokens.size())));
-    std::span<const int32_t> all(tokens);
-    if (o.depth > 0) {  // context already in the cache, not timed
-      SeqChunk chunk{all.subspan(0, size_t(o.depth)), &seq, false};
-      model->forward(pool, {&chunk, 1}, cache, out);
-    }
+    // Prefill and decode are separate tests, each after DEPTH tokens, as llama-bench runs its
+    // ppN and tgN: decode does not start where the prompt ended.
     if (o.prompt > 0) {
+      KvSeq seq;
+      start_seq(seq);
       SeqChunk chunk{all.subspan(size_t(o.depth), size_t(o.prompt)), &seq, false};
       double t0 = now_s();
       model->forward(pool, {&chunk, 1}, cache, out);
       pp.push_back(double(o.prompt) / (now_s() - t0));
+      seq.release(cache);
     }
     if (o.gen > 0) {
+      KvSeq seq;
+      start_seq(seq);
       double t0 = now_s();
       for (int64_t i = 0; i < o.gen; ++i) {
         SeqChunk chunk{all.subspan(size_t(o.depth + o.prompt + i), 1), &seq, false};
         model->forward(pool, {&chunk, 1}, cache, out);
       }
       tg.push_back(double(o.gen) / (now_s() - t0));
+      seq.release(cache);
     }
-    seq.release(cache);
   }
   bandwidths.push_back(measure_read_bandwidth(pool, buf.get(), bw_bytes, 3));
   buf.reset();
