@@ -584,7 +584,7 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
   MatView router{s_.router.data(), T, E, E};                           // router: [T, E]
   s_.shared_a.resize(size_t(T * Is));
   s_.shared_b.resize(size_t(T * Is));
-  s_.shared_out.resize(size_t(T * D));
+  s_.shared_out.resize(size_t(shared ? T * D : 0));
   MatView sg{s_.shared_a.data(), T, Is, Is}, su{s_.shared_b.data(), T, Is, Is};  // sg, su: [T, Is]
   MatView z{s_.shared_out.data(), T, D, D};                            // z: [T, dim]
   jobs.clear();
