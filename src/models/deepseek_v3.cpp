@@ -594,8 +594,8 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
     jobs.push_back({h, layer.shared.w3, su});
   }
   matmul_batch(pool, jobs);
-  for (int64_t t = 0; t < T && shared; ++t) silu_mul(sg.row(t), su.row(t), Is, sg.row(t));
-  bool shared_down = !shared;  // done (or none to do)
+  if (shared)
+    for (int64_t t = 0; t < T; ++t) silu_mul(sg.row(t), su.row(t), Is, sg.row(t));
   s_.topk_idx.resize(size_t(T * K));
   s_.topk_weight.resize(size_t(T * K));
   for (int64_t t = 0; t < T; ++t)
@@ -644,10 +644,7 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
                       MatView{s_.ffn_out.data() + r0 * D, n, D, D}});
       r0 += n;
     }
-    if (!shared_down) {
-      jobs.push_back({sg, layer.shared.w2, z});
-      shared_down = true;
-    }
+    if (shared && e0 == 0) jobs.push_back({sg, layer.shared.w2, z});  // (every step has a first group)
     matmul_batch(pool, jobs);
     for (int64_t e = e0, r0 = 0; e < e1; ++e) {
       const auto& rows = s_.by_expert[size_t(e)];
@@ -655,8 +652,8 @@ void DeepseekV3::moe(ThreadPool& pool, const Layer& layer, ConstMatView h, MatVi
     }
     e0 = e1;
   }
-  if (!shared_down) matmul(pool, sg, layer.shared.w2, z);  // (no rows were routed)
-  for (int64_t t = 0; t < T && shared; ++t) add_inplace(y.row(t), z.row(t), D);
+  if (shared)
+    for (int64_t t = 0; t < T; ++t) add_inplace(y.row(t), z.row(t), D);
 }
 
 }  // namespace
