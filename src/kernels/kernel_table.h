@@ -26,7 +26,7 @@ struct KernelTable {
   int64_t (*argmax)(const float* x, int64_t n) noexcept;
   void (*rope_neox)(float* x, const float* cos, const float* sin, int64_t dim) noexcept;
   void (*rope_interleaved)(float* x, const float* cos, const float* sin, int64_t dim) noexcept;
-  // Reads [p, p + bytes) with the ISA's widest loads, with the weight kernels' software prefetch
+  // Reads [p, p + bytes) with the ISA's widest loads, with the page prefetch of page_prefetch.h
   // or without any (the hardware prefetchers alone); returns a value depending on every byte so
   // the loads cannot be optimized away. `bytes` is a multiple of 64.
   float (*read_stream)(const void* p, uint64_t bytes, bool prefetch) noexcept;

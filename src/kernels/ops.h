@@ -185,7 +185,8 @@ void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim)
 
 // Streams `bytes` of `buf` with the same vector loads the matmul kernels use, on all threads of
 // `pool`, and returns the read bandwidth in bytes per second: the best of `reps` rounds, each
-// streaming once with the kernels' software prefetch and once without (whichever reads faster on
+// streaming once with a prefetch of every page's first line two pages ahead (page_prefetch.h, the
+// fastest stream found on Zen 5) and once without software prefetch (whichever reads faster on
 // this machine: the bound must not flatter the kernels).
 double measure_read_bandwidth(ThreadPool& pool, const void* buf, uint64_t bytes, int reps);
 

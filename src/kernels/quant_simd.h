@@ -836,9 +836,10 @@ void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanel
   for (int64_t b = 0; b < nb; ++b) interleave_staged<kG>(panel[b].codes[0]);
 }
 
-// Decode prefetches a packed block's lines kStreamAhead bytes ahead, a share of them at each step
-// of the block's work: all of a Q4_K block's 36 lines at its start measured 4-6% slower (one
-// core keeps only so many requests in flight). The loops are unrolled (a loop around the
+// Packed Q4_K / Q6_K decode, and batches of every packed type, prefetch a block's lines
+// kStreamAhead bytes ahead, a share of them at each step of the block's work: all of a Q4_K
+// block's 36 lines at its start measured 4-6% slower (one core keeps only so many requests in
+// flight). The loops are unrolled (a loop around the
 // prefetches was a third of the Q4_K kernel's instructions).
 // Lines [part, part + 1) × lines / kParts of the block kStreamAhead bytes on.
 template <int kParts, typename Block>
@@ -877,8 +878,12 @@ R1_SIMD_INLINE void a_panel_rows(const Block* panel, int64_t nb, int32_t offset,
     next.step();
     I16 t[MR];
     for (int r = 0; r < MR; ++r) t[r] = izero();
+    if constexpr (MR == 1) {
+      if (fetch) prefetch_page_ahead(&p);
+    }
     R1_UNROLL for (int g = 0; g < kQK8_0 / 4; ++g) {
-      if (fetch) prefetch_packed_part<kQK8_0 / 4>(&p, g);
+      if constexpr (MR > 1)
+        if (fetch) prefetch_packed_part<kQK8_0 / 4>(&p, g);
       I16 w = iload(p.codes[g]);
       if constexpr (kFlip) w = ixor(w, iset1(int32_t(0x80808080u)));
       R1_UNROLL for (int r = 0; r < MR; ++r) {
@@ -895,11 +900,27 @@ R1_SIMD_INLINE void a_panel_rows(const Block* panel, int64_t nb, int32_t offset,
       chain[r][j] = fma(itof(total), mul(d, set1(a[r][b].d)), chain[r][j]);
     }
   };
-  int64_t b = 0;
-  for (; b + 8 <= nb; b += 8)
-    R1_UNROLL for (int j = 0; j < 8; ++j) block(b + j, j);
-  R1_UNROLL for (int j = 0; j < 8; ++j)
-    if (b + j < nb) block(b + j, j);
+  if constexpr (MR == 1) {
+    // Decode: one block per pass, so that each load steps through the panel a block at a time
+    // (page_prefetch.h); the chains move a place after every block (moves between registers), so
+    // that block b still lands in chain b mod 8.
+#pragma GCC unroll 1
+    for (int64_t b = 0; b < nb; ++b) {
+      block(b, 0);
+      const V16 first = chain[0][0];
+      R1_UNROLL for (int j = 0; j < 7; ++j) chain[0][j] = chain[0][j + 1];
+      chain[0][7] = first;
+    }
+    V16 placed[8];  // chain j now holds the blocks of chain (j + nb) mod 8
+    R1_UNROLL for (int j = 0; j < 8; ++j) placed[(j + nb) % 8] = chain[0][j];
+    R1_UNROLL for (int j = 0; j < 8; ++j) chain[0][j] = placed[j];
+  } else {
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8)
+      R1_UNROLL for (int j = 0; j < 8; ++j) block(b + j, j);
+    R1_UNROLL for (int j = 0; j < 8; ++j)
+      if (b + j < nb) block(b + j, j);
+  }
   for (int r = 0; r < MR; ++r) {
     auto c = [&](int i) { return chain[r][i]; };
     store(out[r], add(add(add(c(0), c(4)), add(c(2), c(6))), add(add(c(1), c(5)), add(c(3), c(7)))));

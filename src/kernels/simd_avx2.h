@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/page_prefetch.h"
+
 #define R1_SIMD_NS avx2
 #define R1_SIMD_INLINE inline __attribute__((always_inline))
 
@@ -220,15 +222,16 @@ R1_SIMD_INLINE V16 swap_pairs(V16 a) {
 }
 
 // ---- streaming ----
-// kPrefetch: with the software prefetch the weight kernels use (into L2, `ahead` bytes on).
+// kPrefetch: with the page prefetch of packed Q8_0 decode (page_prefetch.h: a page's first line,
+// kPageAhead pages on, as the stream enters a page).
 template <bool kPrefetch>
-R1_SIMD_INLINE float read_stream(const void* p, uint64_t bytes, int64_t ahead) {
+R1_SIMD_INLINE float read_stream(const void* p, uint64_t bytes) {
   const auto* b = static_cast<const uint8_t*>(p);
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
   uint64_t i = 0;
   for (; i + 128 <= bytes; i += 128) {
     if constexpr (kPrefetch)
-      for (int l = 0; l < 128; l += 64) _mm_prefetch(reinterpret_cast<const char*>(b + i + ahead + l), _MM_HINT_T1);
+      if (((reinterpret_cast<uintptr_t>(b) + i) & (kPageBytes - 1)) < 128) prefetch_page_ahead(b + i);
     a0 = _mm256_xor_si256(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)));
     a1 = _mm256_xor_si256(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 32)));
     a2 = _mm256_xor_si256(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 64)));

@@ -15,6 +15,8 @@
 
 #include <cstdint>
 
+#include "kernels/page_prefetch.h"
+
 #define R1_SIMD_NS avx512
 #define R1_SIMD_INLINE inline __attribute__((always_inline))
 
@@ -192,15 +194,16 @@ R1_SIMD_INLINE V16 dup_pairs_negate_even(const float* s) {
 R1_SIMD_INLINE V16 swap_pairs(V16 a) { return {_mm512_permute_ps(a.v, 0xB1)}; }
 
 // ---- streaming ----
-// kPrefetch: with the software prefetch the weight kernels use (into L2, `ahead` bytes on).
+// kPrefetch: with the page prefetch of packed Q8_0 decode (page_prefetch.h: a page's first line,
+// kPageAhead pages on, as the stream enters a page).
 template <bool kPrefetch>
-R1_SIMD_INLINE float read_stream(const void* p, uint64_t bytes, int64_t ahead) {
+R1_SIMD_INLINE float read_stream(const void* p, uint64_t bytes) {
   const auto* b = static_cast<const uint8_t*>(p);
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
   uint64_t i = 0;
   for (; i + 256 <= bytes; i += 256) {
     if constexpr (kPrefetch)
-      for (int l = 0; l < 256; l += 64) _mm_prefetch(reinterpret_cast<const char*>(b + i + ahead + l), _MM_HINT_T1);
+      if (((reinterpret_cast<uintptr_t>(b) + i) & (kPageBytes - 1)) < 256) prefetch_page_ahead(b + i);
     a0 = _mm512_xor_si512(a0, _mm512_loadu_si512(b + i));
     a1 = _mm512_xor_si512(a1, _mm512_loadu_si512(b + i + 64));
     a2 = _mm512_xor_si512(a2, _mm512_loadu_si512(b + i + 128));

@@ -72,9 +72,8 @@ R1_SIMD_INLINE V16 wload_n(const uint8_t* row, int64_t k, int n) {
     return load_fp8_bits_n(row + k, n);
 }
 
-// Weight streams are prefetched this far ahead into L2: the packed decode kernels (quant_simd.h),
-// the float decode rows, and one of the bandwidth probe's two loops (ops.h: the other one has no
-// software prefetch, which a bare stream of loads needs less than a kernel does). For Q4_K / Q6_K
+// Weight streams other than packed Q8_0 decode (page_prefetch.h) are prefetched line by line this
+// far ahead into L2: the float decode rows and the packed Q4_K / Q6_K blocks. For Q4_K / Q6_K
 // blocks 4 KiB ahead measured 3-6% slower than 8 KiB (12 and 16 KiB: the same as 8).
 constexpr int64_t kStreamAhead = 8192;
 
@@ -744,7 +743,7 @@ void rope_interleaved(float* x, const float* cos, const float* sin, int64_t dim)
 }
 
 float read_stream_impl(const void* p, uint64_t bytes, bool prefetch) noexcept {
-  return prefetch ? read_stream<true>(p, bytes, kStreamAhead) : read_stream<false>(p, bytes, 0);
+  return prefetch ? read_stream<true>(p, bytes) : read_stream<false>(p, bytes);
 }
 
 double fma_loop(int64_t iters, float* sink) noexcept {
