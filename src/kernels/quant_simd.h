@@ -474,6 +474,7 @@ R1_SIMD_INLINE I16 idot_s16(I16 acc, I16 a, I16 b) { return {_mm512_dpwssd_epi32
 R1_SIMD_INLINE I16 iadd_mul(I16 acc, I16 a, I16 b) { return {_mm512_add_epi32(acc.v, _mm512_mullo_epi32(a.v, b.v))}; }
 R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, _mm512_slli_epi32(b.v, 5))}; }
 R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm512_sub_epi32(a.v, b.v)}; }
+R1_SIMD_INLINE I16 iadd(I16 a, I16 b) { return {_mm512_add_epi32(a.v, b.v)}; }
 // acc += Σ w·s over each 4 bytes with signed w: |w| against s negated where w < 0 (the signed-panel
 // variant; compiled for name lookup, unused while kSignedQ8Panel is false).
 R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
@@ -562,6 +563,7 @@ R1_SIMD_INLINE I16 isub_shl5(I16 a, I16 b) {
 }
 R1_SIMD_INLINE V16 itof(I16 a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
 R1_SIMD_INLINE I16 isub(I16 a, I16 b) { return {_mm256_sub_epi32(a.lo, b.lo), _mm256_sub_epi32(a.hi, b.hi)}; }
+R1_SIMD_INLINE I16 iadd(I16 a, I16 b) { return {_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi)}; }
 R1_SIMD_INLINE I16 idot_s8s8(I16 acc, I16 w, I16 s) {
   return {dot_u8s8(acc.lo, _mm256_abs_epi8(w.lo), _mm256_sign_epi8(s.lo, w.lo)),
           dot_u8s8(acc.hi, _mm256_abs_epi8(w.hi), _mm256_sign_epi8(s.hi, w.hi))};
@@ -1006,12 +1008,20 @@ void panel_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Wei
 // the per-call panels of the file's rows, which measured 10-45% faster than these narrower blocks
 // at T = 512 (bench_kernels --packed), the packed codes being widened again for every few rows.
 
-// Q4_K: vector 8k + u holds group 16k + u (4 elements of each row) in its low nibbles and group
-// 16k + 8 + u in its high nibbles: sub-blocks 2k and 2k + 1.
+// Q4_K: four parts of 64 + 512 bytes. Vector u of part k holds group 16k + u (4 elements of each
+// row) in its low nibbles and group 16k + 8 + u in its high nibbles: sub-blocks 2k and 2k + 1.
+// Parts of one size let a decode loop over them (packed_q4k_row) read every line with loads that
+// step a fixed 576 bytes per pass, which the hardware prefetchers follow (page_prefetch.h).
 struct PackQ4K {
-  uint8_t qs[32][4 * kKPanelCols];
-  uint32_t scales[3][kKPanelCols];  // [word][row]: the row's 12 scale bytes (unpack_k_scales16's words)
-  uint16_t d[kKPanelCols], dmin[kKPanelCols];
+  struct Part {
+    union {
+      uint32_t scales[kKPanelCols];  // parts 0-2: word k of each row's 12 scale bytes (unpack_k_scales16's words)
+      struct {
+        uint16_t d[kKPanelCols], dmin[kKPanelCols];
+      } dm;  // part 3
+    };
+    uint8_t qs[8][4 * kKPanelCols];
+  } part[4];
 };
 static_assert(sizeof(PackQ4K) == kKPanelCols * sizeof(BlockQ4_K));
 
@@ -1091,18 +1101,18 @@ void pack_weights(const WeightView& w, uint8_t* out) {
           for (int h = 0; h < 2; ++h)
             for (int u = 0; u < 8; ++u) {
               const int g = 16 * k + u;
-              store(&x.qs[8 * k + u][32 * h], _mm256_or_si256(code(g, h), _mm256_slli_epi16(code(g + 8, h), 4)));
+              store(&x.part[k].qs[u][32 * h], _mm256_or_si256(code(g, h), _mm256_slli_epi16(code(g + 8, h), 4)));
             }
         for (int64_t c = 0; c < kKPanelCols; ++c) {
           uint32_t words[3] = {0, 0, 0};
           if (c < n) std::memcpy(words, base + (o0 + c) * rb + b * bb + offsetof(BlockQ4_K, scales), 12);
-          for (int i = 0; i < 3; ++i) x.scales[i][c] = words[i];
-          x.d[c] = c < n ? half_bits(o0 + c, b, 0) : 0;
-          x.dmin[c] = c < n ? half_bits(o0 + c, b, 2) : 0;
+          for (int i = 0; i < 3; ++i) x.part[i].scales[c] = words[i];
+          x.part[3].dm.d[c] = c < n ? half_bits(o0 + c, b, 0) : 0;
+          x.part[3].dm.dmin[c] = c < n ? half_bits(o0 + c, b, 2) : 0;
         }
       }
     }
-    out += nb * (q6 ? sizeof(PackQ6K) : sizeof(PackQ4K));
+    out += kKPanelCols * rb;  // a panel: the file's bytes of its 16 rows
   }
 }
 
@@ -1115,7 +1125,7 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
   for (int r = 0; r < MR; ++r) acc[r] = macc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
     const PackQ4K& p = panel[b];
-    const I16 w0 = iload(p.scales[0]), w1 = iload(p.scales[1]), w2 = iload(p.scales[2]);
+    const I16 w0 = iload(p.part[0].scales), w1 = iload(p.part[1].scales), w2 = iload(p.part[2].scales);
     // per row, as unpack_k_scales16: sc0..3, sc4..7, m0..3, m4..7 (a byte each)
     const I16 sw[4] = {iand(w0, m6), ior(iand(w2, m4), iand(isrl32(w0, 2), m30)), iand(w1, m6),
                        ior(iand(isrl32(w2, 4), m4), iand(isrl32(w1, 2), m30))};
@@ -1126,7 +1136,7 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
       for (int r = 0; r < MR; ++r) t0[r] = t1[r] = izero();
       R1_UNROLL for (int u = 0; u < 8; ++u) {
         if (fetch && u % 4 == 0) prefetch_packed_part<8>(&p, 2 * k + u / 4);
-        const I16 v = iload(p.qs[8 * k + u]);
+        const I16 v = iload(p.part[k].qs[u]);
         // kWideU8Dot: the high nibbles in place, 16 × their value (t1 is scaled back below)
         const I16 lo = iand(v, m4), hi = kWideU8Dot ? iand(v, mf0) : iand(isrl16(v, 4), m4);
         R1_UNROLL for (int r = 0; r < MR; ++r) {
@@ -1144,7 +1154,7 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
       const I16 mj = ibyte_twice16(sw[2 + j / 4], j % 4);
       for (int r = 0; r < MR; ++r) m[r] = idot_s16(m[r], mj, ibcast(a[r][b].bsums + 2 * j));
     }
-    const V16 d = load_f16(p.d), dmin = load_f16(p.dmin);
+    const V16 d = load_f16(p.part[3].dm.d), dmin = load_f16(p.part[3].dm.dmin);
     for (int r = 0; r < MR; ++r) {
       const V16 ad = set1(a[r][b].d);
       acc[r] = fma(itof(s[r]), mul(d, ad), acc[r]);
@@ -1152,6 +1162,48 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
     }
   }
   for (int r = 0; r < MR; ++r) store(out[r], sub(acc[r], macc[r]));
+}
+
+// packed_q4k_rows for one activation row (decode): a loop over the four parts of a block, not
+// unrolled, that keeps each part's integer sums and scale word in memory; the scales and sums are
+// then combined in the same order as packed_q4k_rows (the same totals and chains). Each load thus
+// steps 576 bytes per pass, and the stream is left to the hardware prefetchers after a request
+// for each page's first line (page_prefetch.h).
+R1_SIMD_INLINE void packed_q4k_row(const PackQ4K* panel, int64_t nb, const BlockQ8_K* a, float* out) {
+  const I16 m4 = iset1(0x0f0f0f0f), m6 = iset1(0x3f3f3f3f), m30 = iset1(0x30303030), mf0 = iset1(int32_t(0xf0f0f0f0u));
+  V16 acc = zero(), macc = zero();
+  for (int64_t b = 0; b < nb; ++b) {
+    const PackQ4K& p = panel[b];
+    prefetch_page_ahead(&p);
+    I16 t0[4], t1[4], w[4];
+#pragma GCC unroll 1
+    for (int k = 0; k < 4; ++k) {
+      const PackQ4K::Part& part = p.part[k];
+      w[k] = iload(part.scales);
+      // even and odd u in separate sums (shorter chains; integer sums, so the same totals)
+      I16 lo0 = izero(), lo1 = izero(), hi0 = izero(), hi1 = izero();
+      R1_UNROLL for (int u = 0; u < 8; u += 2) {
+        const I16 v0 = iload(part.qs[u]), v1 = iload(part.qs[u + 1]);
+        // kWideU8Dot: the high nibbles in place, 16 × their value (scaled back below)
+        lo0 = idot_u8s8(lo0, iand(v0, m4), ibcast(a[b].qs + 4 * (16 * k + u)));
+        lo1 = idot_u8s8(lo1, iand(v1, m4), ibcast(a[b].qs + 4 * (16 * k + u + 1)));
+        hi0 = idot_u8s8(hi0, kWideU8Dot ? iand(v0, mf0) : iand(isrl16(v0, 4), m4), ibcast(a[b].qs + 4 * (16 * k + 8 + u)));
+        hi1 = idot_u8s8(hi1, kWideU8Dot ? iand(v1, mf0) : iand(isrl16(v1, 4), m4), ibcast(a[b].qs + 4 * (16 * k + 9 + u)));
+      }
+      t0[k] = iadd(lo0, lo1);
+      t1[k] = kWideU8Dot ? isra32(iadd(hi0, hi1), 4) : iadd(hi0, hi1);  // exact: every product had the factor 16
+    }
+    const I16 sw[4] = {iand(w[0], m6), ior(iand(w[2], m4), iand(isrl32(w[0], 2), m30)), iand(w[1], m6),
+                       ior(iand(isrl32(w[2], 4), m4), iand(isrl32(w[1], 2), m30))};
+    I16 s = izero(), m = izero();
+    R1_UNROLL for (int k = 0; k < 4; ++k)
+      s = iadd_mul(iadd_mul(s, t0[k], ibyte(sw[k / 2], (2 * k) % 4)), t1[k], ibyte(sw[k / 2], (2 * k + 1) % 4));
+    R1_UNROLL for (int j = 0; j < 8; ++j) m = idot_s16(m, ibyte_twice16(sw[2 + j / 4], j % 4), ibcast(a[b].bsums + 2 * j));
+    const V16 ad = set1(a[b].d);
+    acc = fma(itof(s), mul(load_f16(p.part[3].dm.d), ad), acc);
+    macc = fma(itof(m), mul(load_f16(p.part[3].dm.dmin), ad), macc);
+  }
+  store(out, sub(acc, macc));
 }
 
 // Bits 2u, 2u + 1 of each qh byte moved to bits 4, 5.
@@ -1222,6 +1274,9 @@ void packed_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const We
     case DType::kQ4_K:
       return each_panel.template operator()<BlockQ8_K>([&]<int MR>(const uint8_t* panel, const BlockQ8_K* const (&a)[MR],
                                                                    float (*out)[kKPanelCols], bool fetch) {
+        if constexpr (MR == 1) {
+          if (fetch) return packed_q4k_row(reinterpret_cast<const PackQ4K*>(panel), nb, a[0], out[0]);
+        }
         packed_q4k_rows<MR>(reinterpret_cast<const PackQ4K*>(panel), nb, a, out, fetch);
       });
     case DType::kQ6_K:
