@@ -838,7 +838,7 @@ void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanel
   for (int64_t b = 0; b < nb; ++b) interleave_staged<kG>(panel[b].codes[0]);
 }
 
-// Packed Q4_K / Q6_K decode, and batches of every packed type, prefetch a block's lines
+// Packed Q6_K decode, and batches of every packed type, prefetch a block's lines
 // kStreamAhead bytes ahead, a share of them at each step of the block's work: all of a Q4_K
 // block's 36 lines at its start measured 4-6% slower (one core keeps only so many requests in
 // flight). The loops are unrolled (a loop around the

@@ -222,7 +222,7 @@ R1_SIMD_INLINE V16 swap_pairs(V16 a) {
 }
 
 // ---- streaming ----
-// kPrefetch: with the page prefetch of packed Q8_0 decode (page_prefetch.h: a page's first line,
+// kPrefetch: with the page prefetch of packed decode (page_prefetch.h: a page's first line,
 // kPageAhead pages on, as the stream enters a page).
 template <bool kPrefetch>
 R1_SIMD_INLINE float read_stream(const void* p, uint64_t bytes) {
