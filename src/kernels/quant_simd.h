@@ -841,8 +841,8 @@ void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanel
 // Packed Q6_K decode, and batches of every packed type, prefetch a block's lines
 // kStreamAhead bytes ahead, a share of them at each step of the block's work: all of a Q4_K
 // block's 36 lines at its start measured 4-6% slower (one core keeps only so many requests in
-// flight). The loops are unrolled (a loop around the
-// prefetches was a third of the Q4_K kernel's instructions).
+// flight). The loops are unrolled (a loop around the prefetches was a third of the Q4_K kernel's
+// instructions).
 // Lines [part, part + 1) × lines / kParts of the block kStreamAhead bytes on.
 template <int kParts, typename Block>
 R1_SIMD_INLINE void prefetch_packed_part(const Block* p, int part) {
