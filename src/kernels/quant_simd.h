@@ -1116,19 +1116,27 @@ void pack_weights(const WeightView& w, uint8_t* out) {
   }
 }
 
+// The scale words of a packed Q4_K block unpacked per row, as unpack_k_scales16: sw[0] = sc0..3,
+// sw[1] = sc4..7, sw[2] = m0..3, sw[3] = m4..7 (a byte each).
+R1_SIMD_INLINE void q4k_scales(I16 w0, I16 w1, I16 w2, I16 (&sw)[4]) {
+  const I16 m4 = iset1(0x0f0f0f0f), m6 = iset1(0x3f3f3f3f), m30 = iset1(0x30303030);
+  sw[0] = iand(w0, m6);
+  sw[1] = ior(iand(w2, m4), iand(isrl32(w0, 2), m30));
+  sw[2] = iand(w1, m6);
+  sw[3] = ior(iand(isrl32(w2, 4), m4), iand(isrl32(w1, 2), m30));
+}
+
 // The products of k_panel_rows on packed Q4_K blocks (the same integer totals and chains).
 template <int MR>
 R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const BlockQ8_K* const (&a)[MR],
                                     float (*out)[kKPanelCols], bool fetch) {
-  const I16 m4 = iset1(0x0f0f0f0f), m6 = iset1(0x3f3f3f3f), m30 = iset1(0x30303030), mf0 = iset1(int32_t(0xf0f0f0f0u));
+  const I16 m4 = iset1(0x0f0f0f0f), mf0 = iset1(int32_t(0xf0f0f0f0u));
   V16 acc[MR], macc[MR];
   for (int r = 0; r < MR; ++r) acc[r] = macc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
     const PackQ4K& p = panel[b];
-    const I16 w0 = iload(p.part[0].scales), w1 = iload(p.part[1].scales), w2 = iload(p.part[2].scales);
-    // per row, as unpack_k_scales16: sc0..3, sc4..7, m0..3, m4..7 (a byte each)
-    const I16 sw[4] = {iand(w0, m6), ior(iand(w2, m4), iand(isrl32(w0, 2), m30)), iand(w1, m6),
-                       ior(iand(isrl32(w2, 4), m4), iand(isrl32(w1, 2), m30))};
+    I16 sw[4];
+    q4k_scales(iload(p.part[0].scales), iload(p.part[1].scales), iload(p.part[2].scales), sw);
     I16 s[MR], m[MR];
     for (int r = 0; r < MR; ++r) s[r] = m[r] = izero();
     R1_UNROLL for (int k = 0; k < 4; ++k) {
@@ -1170,7 +1178,7 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
 // steps 576 bytes per pass, and the stream is left to the hardware prefetchers after a request
 // for each page's first line (page_prefetch.h).
 R1_SIMD_INLINE void packed_q4k_row(const PackQ4K* panel, int64_t nb, const BlockQ8_K* a, float* out) {
-  const I16 m4 = iset1(0x0f0f0f0f), m6 = iset1(0x3f3f3f3f), m30 = iset1(0x30303030), mf0 = iset1(int32_t(0xf0f0f0f0u));
+  const I16 m4 = iset1(0x0f0f0f0f), mf0 = iset1(int32_t(0xf0f0f0f0u));
   V16 acc = zero(), macc = zero();
   for (int64_t b = 0; b < nb; ++b) {
     const PackQ4K& p = panel[b];
@@ -1193,8 +1201,8 @@ R1_SIMD_INLINE void packed_q4k_row(const PackQ4K* panel, int64_t nb, const Block
       t0[k] = iadd(lo0, lo1);
       t1[k] = kWideU8Dot ? isra32(iadd(hi0, hi1), 4) : iadd(hi0, hi1);  // exact: every product had the factor 16
     }
-    const I16 sw[4] = {iand(w[0], m6), ior(iand(w[2], m4), iand(isrl32(w[0], 2), m30)), iand(w[1], m6),
-                       ior(iand(isrl32(w[2], 4), m4), iand(isrl32(w[1], 2), m30))};
+    I16 sw[4];
+    q4k_scales(w[0], w[1], w[2], sw);
     I16 s = izero(), m = izero();
     R1_UNROLL for (int k = 0; k < 4; ++k)
       s = iadd_mul(iadd_mul(s, t0[k], ibyte(sw[k / 2], (2 * k) % 4)), t1[k], ibyte(sw[k / 2], (2 * k + 1) % 4));
