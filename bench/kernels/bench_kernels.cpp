@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
   app.add_option("--shapes", only_shapes, "Only these matvec shapes (by name)");
   app.add_flag("--no-matvec", skip_matvec);
   app.add_flag("--no-batch", skip_batch);
-  app.add_flag("--packed", packed, "Repack block-quantized weights for the kernels, as models do when loading");
+  app.add_flag("--packed", packed, "Repack weights for the kernels, as models do when loading");
   app.add_flag("--no-prefill", skip_prefill);
   app.add_flag("--json", json_out, "Print JSON instead of a table");
   bool attention = false, attn_interleaved = false;

@@ -9,6 +9,9 @@ constexpr Isa kIsa = Isa::kAvx2;
 // 16 ymm registers: a 3 x 2 tile of 16-lane accumulators takes 12, leaving room for loads.
 constexpr int kMR = 3, kNR = 2;
 constexpr int kDirectMaxT = 3, kDirectN = 2, kDirectNFew = 2;
+// Packed F16 / BF16 / FP8 panels (simd_kernels.h) take one activation row 16 weight rows at a
+// time (32 ymm accumulators): AVX2 reads the file's rows as they are.
+constexpr bool kPackedFloats = false;
 // Prefill panel of up to 64 rows within 384 KiB: AVX2-only CPUs include ones with a 512 KiB L2.
 constexpr int kOBMax = 64, kKC = 256;
 constexpr int64_t kPanelBytes = 384 << 10;

@@ -12,6 +12,11 @@ constexpr int kMR = 6, kNR = 4;
 // activation rows: the 1.5B shape's short F16/BF16 rows (3 KiB) streamed 2-6% faster with 8 streams
 // in flight than with 4 (bench_kernels gate/up and lm_head shapes).
 constexpr int kDirectMaxT = 6, kDirectN = 4, kDirectNFew = 8;
+// F16 / BF16 / FP8 weights are packed (16 rows' chunks side by side, simd_kernels.h): one
+// activation row sweeps a panel's 16 rows at once (16 accumulators). In bench_kernels (1.5B
+// shapes) F16 / BF16 decode streamed 95-100% of the read bandwidth packed, 63-89% as 8 row
+// streams.
+constexpr bool kPackedFloats = true;
 // Prefill: an f32 weight panel of up to 64 rows within 768 KiB per thread (room to spare in a 1 MiB
 // or 2 MiB L2; bigger panels measured slower, smaller ones re-stream the activations too often);
 // k blocks of 768 keep a tile's 6 activation rows (18 KiB) in L1 while the panel streams from L2.

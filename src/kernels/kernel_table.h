@@ -41,9 +41,10 @@ struct KernelTable {
                        const MatView& y, int64_t o_begin, int64_t o_end) noexcept;
   // quantize_act_row of quant.h (the same bytes on every ISA).
   void (*quantize_act_row)(DType w, const float* x, int64_t cols, uint8_t* out) noexcept;
-  // Weights repacked for qmatmul_rows (ops.h pack_weights): whether this ISA's kernels read a
-  // packed layout for type t (null: none), and the packing into packed_weight_bytes(w) at out.
-  bool (*packable)(DType t);
+  // Weights repacked for qmatmul_rows / matmul_rows (ops.h pack_weights): whether this ISA's
+  // kernels read a packed layout of w (null: none; FP8 depends on the values), and the packing
+  // into packed_weight_bytes(w) at out.
+  bool (*packable)(const WeightView& w);
   void (*pack_weights)(const WeightView& w, uint8_t* out);
   // attn_scores / attn_values of ops.h, one entry per KV cache element type (f32, f16); `next` is
   // KvSpan::next (null: nothing to prefetch).

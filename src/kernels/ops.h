@@ -107,14 +107,17 @@ struct MatmulJob {
 // same x (same view) and activation format share one quantization of it. No y may overlap any x.
 void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs);
 
-// Block-quantized weights repacked for the kernels of the active ISA: 16 rows interleaved per
-// block, so decode (fewer than 8 rows of x) multiplies 16 rows per vector instead of reducing one
-// row at a time; prefill still reads `data`. A packed matrix has the bytes of the file's layout
-// (plus zero rows up to a multiple of 16: packed_weight_bytes), and the same layout serves AVX2
-// and AVX-512.
+// Weights repacked for the kernels of the active ISA, 16 rows per panel. Block-quantized: 16
+// rows interleaved per block, so decode (fewer than 8 rows of x) multiplies 16 rows per vector
+// instead of reducing one row at a time; the same layout serves AVX2 and AVX-512; prefill still
+// reads `data`. F16 / BF16 / FP8 (AVX-512, rows of whole 16-value chunks): the panel's rows one
+// chunk at a time side by side, so decode reads one stream instead of one per row; every product
+// then reads the packed copy. A packed matrix has the bytes of the file's layout (plus zero rows
+// up to a multiple of 16: packed_weight_bytes).
 // Returns the packed copy and points w.packed at it, or returns null and leaves w as is when the
-// active ISA has no packed kernels for w's type (packed: Q8_0, Q4_K, Q6_K). Results are bit for
-// bit those of the unpacked matrix. The copy must outlive every view of w.
+// active ISA has no packed kernels for w (packed: Q8_0, Q4_K, Q6_K; F16, BF16 and FP8 on
+// AVX-512, FP8 only without NaN codes and with block scales of magnitude below 256). Results are
+// bit for bit those of the unpacked matrix. The copy must outlive every view of w.
 std::unique_ptr<std::byte[], AlignedFree> pack_weights(WeightView& w);
 uint64_t packed_weight_bytes(const WeightView& w);
 

@@ -1035,10 +1035,12 @@ struct PackQ6K {
 };
 static_assert(sizeof(PackQ6K) == kKPanelCols * sizeof(BlockQ6_K));
 
-bool packable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K; }
+bool packable_blocks(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K; }
+bool packable(const WeightView& w) { return packable_blocks(w.dtype) || packs_floats(w); }
 
 // Through the prefill packing (pack_k_panel / pack_a_panel), then narrowed back to the file's bits.
 void pack_weights(const WeightView& w, uint8_t* out) {
+  if (!is_block_quantized(w.dtype)) return pack_float_weights(w, out);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t rb = w.row_bytes(), nb = w.cols / act_block_elems(w.dtype), bb = rb / nb;
   const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
@@ -1340,7 +1342,7 @@ int64_t packed_max_t(DType t) {
 
 void qmatmul_rows(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const WeightView& w, const MatView& y,
                   int64_t o_begin, int64_t o_end) noexcept {
-  if (w.packed != nullptr && packable(w.dtype) && T < packed_max_t(w.dtype))
+  if (w.packed != nullptr && packable_blocks(w.dtype) && T < packed_max_t(w.dtype))
     return packed_qmatmul(xq, xq_row_bytes, T, w, y, o_begin, o_end);
   if (T >= kKPanelMinT) return panel_qmatmul(xq, xq_row_bytes, T, w, y, o_begin, o_end);
   const QDot dot1 = qdot_for<1>(w.dtype), dotn = qdot_for<kQRows>(w.dtype);

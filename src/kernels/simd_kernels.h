@@ -16,9 +16,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "kernels/kernel_table.h"
+#include "kernels/quant.h"
 
 #ifndef R1_SIMD_NS
 #error "include simd_avx2.h or simd_avx512.h first"
@@ -250,6 +252,131 @@ void direct_dispatch(const ConstMatView& x, const WeightView& w, const MatView& 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Packed float weights (F16, BF16, FP8; ops.h pack_weights). A panel of kPackedRows rows keeps its
+// rows' 16-value chunks (32 or 16 bytes) side by side, chunk after chunk: one pass over a chunk of
+// the panel reads 512 (FP8: 256) bytes in order, so a thread's share of the matrix is one
+// sequential stream that the page prefetch (page_prefetch.h) keeps ahead of, instead of one
+// stream per row (rows of whole chunks only: a panel then has the bytes of its rows, as
+// packed_weight_bytes and rows_slice count). Every product reads the packed panels: decode-sized
+// batches here, prefill through pack_panel, so the file's pages are left alone once packed. Each
+// row's chain is the direct path's (16 values per fma in k order, FP8 values times the same
+// folded block scale), so the results are those of the unpacked matrix bit for bit. FP8 matrices
+// are packed only without NaN codes and with every block scale on the fast path (as checked at
+// packing), so the packed kernels need neither the NaN scan nor the reference fallback; a panel's
+// rows then share one row of block scales (panels start on a multiple of 16 rows of the full
+// matrix, and 16 divides 128).
+
+constexpr int64_t kFloatChunk = 16;  // values of one row per panel chunk
+
+template <Wt D>
+constexpr bool kPacksFloats = kPackedFloats && (D == Wt::kF16 || D == Wt::kBF16 || D == Wt::kFP8);
+
+bool fp8_packable(const WeightView& w) {
+  if (w.row0 % kPackedRows != 0) return false;
+  for (int64_t b = w.row0 / 128; b <= (w.row0 + w.rows - 1) / 128; ++b)
+    if (!scale_row_fast(w.scale + b * w.scale_cols, w.scale_cols)) return false;
+  NanScan scan;
+  const auto* p = static_cast<const uint8_t*>(w.data);
+  const int64_t n = w.rows * w.cols;
+  int64_t i = 0;
+  for (; i + kNanScanBytes <= n; i += kNanScanBytes) scan.feed64(p + i);
+  if (i < n) scan.feed_n(p + i, n - i);
+  return !scan.any_nan();
+}
+
+bool packs_floats(const WeightView& w) {
+  if (!kPackedFloats || w.cols % kFloatChunk != 0) return false;
+  return w.dtype == DType::kF16 || w.dtype == DType::kBF16 || (w.dtype == DType::kF8E4M3 && fp8_packable(w));
+}
+
+// Values k .. k+15 of row o of packed w (k a multiple of kFloatChunk).
+template <Wt D>
+const uint8_t* packed_float_at(const WeightView& w, int64_t o, int64_t k) {
+  return static_cast<const uint8_t*>(w.packed) + (o / kPackedRows) * kPackedRows * w.cols * kElemBytes<D> +
+         (k / kFloatChunk * kPackedRows + o % kPackedRows) * kFloatChunk * kElemBytes<D>;
+}
+
+// Rows past the last one (up to a whole panel) are zero.
+template <int64_t kElem>
+void pack_float_rows(const WeightView& w, uint8_t* out) noexcept {
+  constexpr int64_t kChunk = kFloatChunk * kElem;
+  const int64_t chunks = w.cols / kFloatChunk, rb = w.cols * kElem;
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t o0 = 0; o0 < w.rows; o0 += kPackedRows) {
+    const int64_t n_rows = min_of<int64_t>(kPackedRows, w.rows - o0);
+    for (int64_t c = 0; c < chunks; ++c, out += kPackedRows * kChunk) {
+      for (int64_t n = 0; n < n_rows; ++n) std::memcpy(out + n * kChunk, base + (o0 + n) * rb + c * kChunk, kChunk);
+      std::memset(out + n_rows * kChunk, 0, size_t((kPackedRows - n_rows) * kChunk));
+    }
+  }
+}
+void pack_float_weights(const WeightView& w, uint8_t* out) noexcept {
+  if (w.dtype == DType::kF8E4M3)
+    pack_float_rows<1>(w, out);
+  else
+    pack_float_rows<2>(w, out);
+}
+
+// Rows [r0, r0 + N) of the panel at p (a sweep: N of its kPackedRows rows) against activation
+// rows xr[0..M-1]; y points at y[0][r0 of the panel], and only rows [lo, hi) of the N are written
+// (the rest lie outside the requested range or past the matrix). srow: FP8 only, the panel's row
+// of block scales. One activation row reads the panel once (N = kPackedRows), with the page
+// prefetch; more rows sweep it in parts that fit the registers, the later sweeps finding the
+// panel in L2.
+template <Wt D, int M, int N>
+R1_SIMD_INLINE void packed_float_sweep(const float* const (&xr)[M], const uint8_t* p, int64_t chunks,
+                                       const float* srow, float* y, int64_t ys, int lo, int hi) {
+  constexpr int64_t kChunk = kFloatChunk * kElemBytes<D>, kPass = kPackedRows * kChunk;
+  V16 acc[M][N];
+  R1_UNROLL for (int m = 0; m < M; ++m) R1_UNROLL for (int n = 0; n < N; ++n) acc[m][n] = zero();
+  V16 s = zero();
+  for (int64_t c = 0; c < chunks; ++c, p += kPass) {
+    if (c % (kPageBytes / kPass) == 0) prefetch_page_ahead(p);
+    if constexpr (D == Wt::kFP8) {
+      if (c % (128 / kFloatChunk) == 0) s = set1(srow[c * kFloatChunk / 128] * kFp8Fold);
+    }
+    V16 xv[M];
+    R1_UNROLL for (int m = 0; m < M; ++m) xv[m] = load(xr[m] + c * kFloatChunk);
+    R1_UNROLL for (int n = 0; n < N; ++n) {
+      V16 wv = wload<D>(p + n * kChunk, 0);
+      if constexpr (D == Wt::kFP8) wv = mul(wv, s);
+      R1_UNROLL for (int m = 0; m < M; ++m) acc[m][n] = fma(xv[m], wv, acc[m][n]);
+    }
+  }
+  if (lo == 0 && hi == N) return write_tile<M, N>(acc, y, ys);
+  R1_UNROLL for (int m = 0; m < M; ++m) R1_UNROLL for (int n = 0; n < N; ++n) {
+    if (n >= lo && n < hi) y[m * ys + n] = reduce(acc[m][n]);
+  }
+}
+
+template <Wt D, int M>
+void packed_float_rows(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                       int64_t o_end) noexcept {
+  constexpr int kSweep = M == 1 ? int(kPackedRows) : M <= 3 ? 8 : 4;
+  static_assert(kPackedRows % kSweep == 0);
+  const float* xr[M];
+  R1_UNROLL for (int m = 0; m < M; ++m) xr[m] = xrow(x, m);
+  float* yo = yrow(y, 0);
+  const int64_t chunks = w.cols / kFloatChunk;
+  for (int64_t o0 = o_begin / kPackedRows * kPackedRows; o0 < o_end; o0 += kPackedRows) {
+    const uint8_t* panel = packed_float_at<D>(w, o0, 0);
+    const float* srow = D == Wt::kFP8 ? scale_row(w, o0) : nullptr;
+    for (int64_t r0 = 0; r0 < kPackedRows; r0 += kSweep) {
+      const int64_t lo = max_of<int64_t>(o_begin - o0 - r0, 0), hi = min_of<int64_t>(o_end - o0 - r0, kSweep);
+      if (lo >= hi) continue;
+      packed_float_sweep<D, M, kSweep>(xr, panel + r0 * kFloatChunk * kElemBytes<D>, chunks, srow, yo + o0 + r0,
+                                       y.stride, int(lo), int(hi));
+    }
+  }
+}
+
+template <Wt D, int... M>
+void packed_float_dispatch(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
+                           int64_t o_end, std::integer_sequence<int, M...>) noexcept {
+  ((x.rows == M + 1 ? (packed_float_rows<D, M + 1>(x, w, y, o_begin, o_end), 0) : 0), ...);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Blocked path: a panel of up to kOBMax weight rows is converted to f32 once into per-thread
 // scratch, then every group of kMR activation rows runs over it in k blocks of kKC (so the
 // activation tile stays in L1), keeping unfinished partial sums in a buffer exactly as the
@@ -264,9 +391,22 @@ static_assert(kKC % 16 == 0, "k blocks are whole vectors");
 template <Wt D>
 void pack_panel(const WeightView& w, int64_t o0, int64_t ob, int64_t k0, int64_t kw, float* wp,
                 int64_t chunks) noexcept {
+  auto dst_row = [&](int64_t r) { return wp + ((r / kNR) * chunks * kNR + r % kNR) * 16; };
+  if constexpr (kPacksFloats<D>) {
+    if (w.packed != nullptr) {  // whole chunks (packs_floats), read in the packed order
+      for (int64_t r0 = 0; r0 < ob; r0 += kPackedRows)
+        for (int64_t c = 0; c < kw; c += 16)
+          for (int64_t r = r0; r < min_of<int64_t>(r0 + kPackedRows, ob); ++r) {
+            V16 v = wload<D>(packed_float_at<D>(w, o0 + r, k0 + c), 0);
+            if constexpr (D == Wt::kFP8) v = fp8_dequant(v, scale_row(w, o0 + r)[(k0 + c) / 128]);
+            store(dst_row(r) + c * kNR, v);
+          }
+      return;
+    }
+  }
   for (int64_t r = 0; r < ob; ++r) {
     const uint8_t* row = row_ptr(w, o0 + r, kElemBytes<D>);
-    float* dst = wp + ((r / kNR) * chunks * kNR + r % kNR) * 16;
+    float* dst = dst_row(r);
     const float* srow = nullptr;
     if constexpr (D == Wt::kFP8) srow = scale_row(w, o0 + r);
     int64_t c = 0;
@@ -407,6 +547,10 @@ void blocked_rows(const ConstMatView& x, const WeightView& w, const MatView& y, 
 template <Wt D>
 void matmul_typed(const ConstMatView& x, const WeightView& w, const MatView& y, int64_t o_begin,
                   int64_t o_end) noexcept {
+  if constexpr (kPacksFloats<D>) {
+    if (x.rows <= kDirectMaxT && w.packed != nullptr)
+      return packed_float_dispatch<D>(x, w, y, o_begin, o_end, std::make_integer_sequence<int, kDirectMaxT>{});
+  }
   if (x.rows <= kDirectMaxT)
     direct_dispatch<D>(x, w, y, o_begin, o_end, std::make_integer_sequence<int, kDirectMaxT>{});
   else

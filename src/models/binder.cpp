@@ -123,7 +123,7 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
 }
 
 WeightView WeightBinder::packed(WeightView w) {
-  if (store_ == nullptr || w.data == nullptr || !is_block_quantized(w.dtype)) return w;
+  if (store_ == nullptr || w.data == nullptr) return w;
   const uint64_t bytes = packed_weight_bytes(w);
   if (packed_bytes_ + bytes > pack_budget_) return w;
   if (auto mem = pack_weights(w)) {

@@ -32,7 +32,7 @@ struct ModelInfo {
   int64_t params_active = 0;   // parameters used for one token (MoE: top-k + shared experts)
   uint64_t weight_bytes = 0;   // bytes of all bound tensors
   uint64_t bytes_per_token = 0;  // weight bytes read per decoded token (one embedding row, not the table)
-  uint64_t packed_bytes = 0;     // weights also held repacked for the decode kernels (LoadOptions)
+  uint64_t packed_bytes = 0;     // weights also held repacked for the kernels (LoadOptions)
   std::map<std::string, int64_t> dtype_counts;  // tensors per storage type
   int64_t kv_values_per_token_layer = 0;  // f32 values the KV cache stores per token and layer
   bool has_weights = true;                // false for a config-only directory (info / gen-random)
@@ -71,7 +71,7 @@ class Model {
   const std::vector<TensorSpec>& tensor_specs() const { return specs_; }
 
  protected:
-  // A binder over the checkpoint (repacking quantized matrices into packed_), or a planning
+  // A binder over the checkpoint (repacking matrices into packed_), or a planning
   // binder for a config-only checkpoint.
   WeightBinder make_binder(const Checkpoint& ckpt);
   ModelInfo info_;
@@ -83,7 +83,7 @@ class Model {
 
 struct LoadOptions {
   LoadMode mode = LoadMode::kMmap;
-  // Repack quantized matrices for the decode kernels (WeightBinder::pack_into); off where the
+  // Repack matrices for the kernels (WeightBinder::pack_into, ops.h pack_weights); off where the
   // model is only inspected (r1 info).
   bool pack_weights = true;
 };

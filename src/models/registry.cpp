@@ -48,9 +48,10 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
 
 WeightBinder Model::make_binder(const Checkpoint& ckpt) {
   if (!ckpt.config_only) {
-    // Decode reads the packed copies and prefill the file's pages. Within half the machine's
-    // memory: beyond it the rest stays unpacked (a model near the size of memory is served from
-    // the page cache as it is).
+    // Decode reads the packed copies; prefill reads the file's pages for block-quantized
+    // matrices and the packed copies for float ones (ops.h pack_weights). Within half the
+    // machine's memory: beyond it the rest stays unpacked (a model near the size of memory is
+    // served from the page cache as it is).
     WeightBinder b(ckpt);
     if (pack_weights_) b.pack_into(&packed_, physical_memory_bytes() / 2);
     return b;

@@ -2,8 +2,10 @@
 // weight type, odd shapes, misaligned pointers, FP8 slices and edge codes; batch and thread
 // invariance; and the scalar reference itself against a double-precision oracle.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -373,6 +375,99 @@ TEST(Fp8, RowSlicesUseTheFullScaleGrid) {
         EXPECT_EQ(sub2.row0, b + 2);
         auto y2 = run_matmul(pool, x.view, sub2);
         EXPECT_EQ(first_mismatch(y2.data(), full.data() + b + 2, n - 3), -1) << isa_name(isa);
+      }
+    }
+  }
+}
+
+// F16 / BF16 / FP8 weights packed by pack_weights (AVX-512 only) give the scalar reference's
+// bits for every batch size: 1 activation row (one sweep of a panel), 2-3 and 4-6 rows (sweeps of
+// 8 and 4 panel rows), 7 rows (prefill's f32 panel packed from the packed layout, K = 3200 in
+// several k panels); row counts that fill the last 16-row panel or not, and FP8 panels under
+// different rows of block scales (144 rows); slices on a panel boundary (keep the packing) or
+// off it (drop it), 1 and 3 threads. Rows of a partial 16-value chunk are not packed.
+TEST(Matmul, PackedFloatWeightsMatchScalar) {
+  std::mt19937 rng(17);
+  ThreadPool p1(1), p3(3);
+  const auto isas = test::supported_isas();
+  for (DType d : {DType::kF16, DType::kBF16, DType::kF8E4M3}) {
+    const uint64_t elem = d == DType::kF8E4M3 ? 1 : 2;
+    for (int64_t k : {int64_t(64), int64_t(1536), int64_t(80), int64_t(72), int64_t(3200)}) {
+      for (int64_t rows : {int64_t(32), int64_t(45), int64_t(144)}) {
+        auto w = make_weight(d, rows, k, rng);
+        WeightView packed = w.view;
+        std::unique_ptr<std::byte[], AlignedFree> mem;
+        {
+          IsaScope s(isas.back());
+          mem = pack_weights(packed);
+        }
+        const bool expect_packed = isas.back() == Isa::kAvx512 && k % 16 == 0;
+        ASSERT_EQ(mem != nullptr, expect_packed) << dtype_name(d) << " K=" << k;
+        ASSERT_EQ(packed.packed, mem.get());
+        if (expect_packed) {
+          EXPECT_EQ(packed_weight_bytes(packed), uint64_t((rows + 15) / 16 * 16 * k) * elem);
+          EXPECT_NE(packed.rows_slice(16, rows - 16).packed, nullptr);
+          EXPECT_EQ(packed.rows_slice(5, 7).packed, nullptr);
+        }
+        for (int64_t t : {1, 2, 3, 5, 7}) {
+          auto x = make_acts(t, k, k + 3, rng, 1);
+          const std::pair<WeightView, WeightView> cases[] = {
+              {w.view, packed},
+              {w.view.rows_slice(16, rows - 16), packed.rows_slice(16, rows - 16)},
+              {w.view.rows_slice(5, 7), packed.rows_slice(5, 7)}};
+          for (const auto& [plain, pk] : cases) {
+            std::vector<float> want;
+            {
+              IsaScope s(Isa::kScalar);
+              want = run_matmul(p1, x.view, plain);
+            }
+            for (Isa isa : isas) {
+              IsaScope s(isa);
+              for (ThreadPool* pool : {&p1, &p3})
+                expect_same(run_matmul(*pool, x.view, pk), want, t, pk.rows, pk.rows,
+                            label(isa, d, t, pk.rows, k) + " packed on " + std::to_string(pool->size()) +
+                                " threads");
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// FP8 matrices with a NaN code or a block scale off the fast path stay unpacked (their products
+// need the direct path's checks) and still give the scalar reference's bits.
+TEST(Matmul, Fp8WithNanCodesOrHugeScalesIsNotPacked) {
+  std::mt19937 rng(23);
+  ThreadPool pool(2);
+  const auto isas = test::supported_isas();
+  for (int variant = 0; variant < 3; ++variant) {
+    auto w = make_weight(DType::kF8E4M3, 48, 256, rng);
+    auto* q = const_cast<uint8_t*>(static_cast<const uint8_t*>(w.view.data));
+    if (variant == 1) q[20 * 256 + 131] = 0xff;  // a NaN code
+    if (variant == 2) w.scales[1] = 300.0f;      // block scale of magnitude >= 256
+    WeightView packed = w.view;
+    std::unique_ptr<std::byte[], AlignedFree> mem;
+    {
+      IsaScope s(isas.back());
+      mem = pack_weights(packed);
+    }
+    EXPECT_EQ(mem != nullptr, variant == 0 && isas.back() == Isa::kAvx512) << variant;
+    auto x = make_acts(1, 256, 256, rng);
+    std::vector<float> want;
+    {
+      IsaScope s(Isa::kScalar);
+      want = run_matmul(pool, x.view, w.view);
+    }
+    for (Isa isa : isas) {
+      IsaScope s(isa);
+      const std::vector<float> got = run_matmul(pool, x.view, packed);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (std::isnan(want[i]))
+          EXPECT_TRUE(std::isnan(got[i])) << isa_name(isa) << " " << i;
+        else
+          EXPECT_EQ(got[i], want[i]) << isa_name(isa) << " variant " << variant << " row " << i;
       }
     }
   }
