@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cpu.h"
@@ -117,5 +119,14 @@ inline TestActs make_acts(int64_t rows, int64_t cols, int64_t stride, std::mt199
 }
 
 inline const char* dtype_label(DType t) { return dtype_name(t).data(); }
+
+// The (unpacked, packed) views the packed-weight tests compare: the whole matrix, a slice that
+// starts on a 16-row panel (keeps the packing) and one that starts off it (drops it). rows >= 16.
+inline std::array<std::pair<WeightView, WeightView>, 3> packed_slice_cases(const WeightView& plain,
+                                                                          const WeightView& packed) {
+  return {{{plain, packed},
+           {plain.rows_slice(16, plain.rows - 16), packed.rows_slice(16, packed.rows - 16)},
+           {plain.rows_slice(5, 7), packed.rows_slice(5, 7)}}};
+}
 
 }  // namespace r1::test

@@ -411,11 +411,7 @@ TEST(Matmul, PackedFloatWeightsMatchScalar) {
         }
         for (int64_t t : {1, 2, 3, 5, 7}) {
           auto x = make_acts(t, k, k + 3, rng, 1);
-          const std::pair<WeightView, WeightView> cases[] = {
-              {w.view, packed},
-              {w.view.rows_slice(16, rows - 16), packed.rows_slice(16, rows - 16)},
-              {w.view.rows_slice(5, 7), packed.rows_slice(5, 7)}};
-          for (const auto& [plain, pk] : cases) {
+          for (const auto& [plain, pk] : test::packed_slice_cases(w.view, packed)) {
             std::vector<float> want;
             {
               IsaScope s(Isa::kScalar);

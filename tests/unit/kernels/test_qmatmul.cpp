@@ -325,11 +325,7 @@ TEST(QMatmul, PackedWeightsEqualTheFileLayout) {
           // (packed_max_t).
           for (int64_t T : {1, 3, 5, 12, 40}) {
             auto x = make_acts(T, k, k + 3, rng);
-            std::vector<std::pair<WeightView, WeightView>> cases = {
-                {qw.view, packed},
-                {qw.view.rows_slice(16, rows - 16), packed.rows_slice(16, rows - 16)},
-                {qw.view.rows_slice(5, 7), packed.rows_slice(5, 7)}};
-            for (const auto& [plain, pk] : cases) {
+            for (const auto& [plain, pk] : test::packed_slice_cases(qw.view, packed)) {
               std::vector<float> want;
               {
                 IsaScope s(Isa::kScalar);
