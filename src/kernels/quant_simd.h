@@ -838,7 +838,7 @@ void pack_a_panel(const WeightView& w, int64_t o0, int64_t n, int64_t nb, APanel
   for (int64_t b = 0; b < nb; ++b) interleave_staged<kG>(panel[b].codes[0]);
 }
 
-// Packed Q6_K decode, and batches of every packed type, prefetch a block's lines
+// Batches of every packed type prefetch a block's lines
 // kStreamAhead bytes ahead, a share of them at each step of the block's work: all of a Q4_K
 // block's 36 lines at its start measured 4-6% slower (one core keeps only so many requests in
 // flight). The loops are unrolled (a loop around the prefetches was a third of the Q4_K kernel's
@@ -1025,15 +1025,41 @@ struct PackQ4K {
 };
 static_assert(sizeof(PackQ4K) == kKPanelCols * sizeof(BlockQ4_K));
 
-// Q6_K: the low four bits paired as PackQ4K::qs; qh vector 4k + s holds in bits 2u, 2u + 1 the top
-// two bits of group 16k + s + {0, 8, 4, 12}[u] (the groups of ql vectors 8k + s and 8k + 4 + s).
+// Q6_K: four parts of 840 bytes, part k holding sub-blocks 4k .. 4k + 3 (groups 16k .. 16k + 15)
+// in the order the decode loop (packed_q6k_row) reads them, so that each load steps a fixed 840
+// bytes per pass and each pass reads its lines in ascending order (page_prefetch.h). ql vector u
+// pairs the low four bits as PackQ4K::qs (group 16k + u in the low nibbles, 16k + 8 + u in the
+// high ones); qh vector s holds in bits 2u, 2u + 1 the top two bits of group
+// 16k + s + {0, 8, 4, 12}[u] (the groups of ql vectors s and 4 + s), and sits after ql vector s.
 struct PackQ6K {
-  uint8_t ql[32][4 * kKPanelCols];
-  uint8_t qh[16][4 * kKPanelCols];
-  int8_t sc[8][2 * kKPanelCols];  // [p][2c + h]: scale of sub-block 2p + h of row c
-  uint16_t d[kKPanelCols];
+  struct Part {
+    struct {
+      uint8_t ql[4 * kKPanelCols], qh[4 * kKPanelCols];
+    } low[4];                            // ql vectors 0-3, each with qh vector s = u
+    uint8_t ql_high[4][4 * kKPanelCols];  // ql vectors 4-7
+    int8_t sc[2][2 * kKPanelCols];        // [j][2c + i]: scale of sub-block 4k + 2j + i of row c
+    uint16_t d[4];                        // the half-float scales of rows 4k .. 4k + 3
+    const uint8_t* ql(int u) const { return u < 4 ? low[u].ql : ql_high[u - 4]; }
+    uint8_t* ql(int u) { return u < 4 ? low[u].ql : ql_high[u - 4]; }
+  } part[4];
 };
-static_assert(sizeof(PackQ6K) == kKPanelCols * sizeof(BlockQ6_K));
+static_assert(sizeof(PackQ6K::Part) == 840 && sizeof(PackQ6K) == kKPanelCols * sizeof(BlockQ6_K));
+
+// The 16 rows' scales d of a packed Q6_K block, gathered from its parts.
+// (Loaded straight into registers: copies to the stack and one wide load back stalled the loop.)
+R1_SIMD_INLINE V16 q6k_d(const PackQ6K& p) {
+  auto quarter = [&](int k) {
+    int64_t v;
+    std::memcpy(&v, p.part[k].d, sizeof(v));
+    return v;
+  };
+  const __m128i lo = _mm_set_epi64x(quarter(1), quarter(0)), hi = _mm_set_epi64x(quarter(3), quarter(2));
+#if defined(__AVX512F__)
+  return {_mm512_cvtph_ps(_mm256_set_m128i(hi, lo))};
+#else
+  return {_mm256_cvtph_ps(lo), _mm256_cvtph_ps(hi)};
+#endif
+}
 
 bool packable_blocks(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K; }
 bool packable(const WeightView& w) { return packable_blocks(w.dtype) || packs_floats(w); }
@@ -1077,25 +1103,26 @@ void pack_weights(const WeightView& w, uint8_t* out) {
       if (q6) {
         PackQ6K& x = reinterpret_cast<PackQ6K*>(out)[b];
         for (int k = 0; k < 4; ++k) {
+          PackQ6K::Part& part = x.part[k];
           for (int h = 0; h < 2; ++h) {
             for (int u = 0; u < 8; ++u) {
               const int g = 16 * k + u;
-              store(&x.ql[8 * k + u][32 * h], _mm256_or_si256(_mm256_and_si256(code(g, h), m4),
-                                                               _mm256_slli_epi16(_mm256_and_si256(code(g + 8, h), m4), 4)));
+              store(part.ql(u) + 32 * h, _mm256_or_si256(_mm256_and_si256(code(g, h), m4),
+                                                         _mm256_slli_epi16(_mm256_and_si256(code(g + 8, h), m4), 4)));
             }
             for (int s = 0; s < 4; ++s) {
               const int g = 16 * k + s, from[4] = {g, g + 8, g + 4, g + 12};
               __m256i bits = _mm256_setzero_si256();
               for (int u = 0; u < 4; ++u)
                 bits = _mm256_or_si256(bits, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(code(from[u], h), 4), m3), 2 * u));
-              store(&x.qh[4 * k + s][32 * h], bits);
+              store(&part.low[s].qh[32 * h], bits);
             }
           }
         }
         for (int64_t c = 0; c < kKPanelCols; ++c) {
           const auto* blk = reinterpret_cast<const BlockQ6_K*>(base + (o0 + c) * rb + b * bb);
-          for (int j = 0; j < 16; ++j) x.sc[j / 2][2 * c + j % 2] = c < n ? blk->scales[j] : 0;
-          x.d[c] = c < n ? half_bits(o0 + c, b, offsetof(BlockQ6_K, d)) : 0;
+          for (int j = 0; j < 16; ++j) x.part[j / 4].sc[j / 2 % 2][2 * c + j % 2] = c < n ? blk->scales[j] : 0;
+          x.part[c / 4].d[c % 4] = c < n ? half_bits(o0 + c, b, offsetof(BlockQ6_K, d)) : 0;
         }
       } else {
         PackQ4K& x = reinterpret_cast<PackQ4K*>(out)[b];
@@ -1233,13 +1260,14 @@ R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const Bloc
     I16 s[MR], m[MR];
     for (int r = 0; r < MR; ++r) s[r] = m[r] = izero();
     R1_UNROLL for (int k = 0; k < 4; ++k) {
+      const PackQ6K::Part& part = p.part[k];
       // half h: groups 16k + 4h + s (sub-block 4k + h, low nibbles) and 16k + 8 + 4h + s (4k + 2 + h)
       R1_UNROLL for (int h = 0; h < 2; ++h) {
         if (fetch) prefetch_packed_part<8>(&p, 2 * k + h);
         I16 t0[MR], t1[MR];
         for (int r = 0; r < MR; ++r) t0[r] = t1[r] = izero();
         R1_UNROLL for (int q = 0; q < 4; ++q) {
-          const I16 v = iload(p.ql[8 * k + 4 * h + q]), top = iload(p.qh[4 * k + q]);
+          const I16 v = iload(part.ql(4 * h + q)), top = iload(part.low[q].qh);
           const I16 lo = ior(iand(v, m4), q6_top(top, 2 * h)), hi = ior(iand(isrl16(v, 4), m4), q6_top(top, 2 * h + 1));
           const int g = 16 * k + 4 * h + q;
           R1_UNROLL for (int r = 0; r < MR; ++r) {
@@ -1247,19 +1275,54 @@ R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const Bloc
             t1[r] = idot_u8s8(t1[r], hi, ibcast(a[r][b].qs + 4 * (g + 8)));
           }
         }
-        const I16 p0 = iload_s8_pairs(p.sc[2 * k]), p1 = iload_s8_pairs(p.sc[2 * k + 1]);
+        const I16 p0 = iload_s8_pairs(part.sc[0]), p1 = iload_s8_pairs(part.sc[1]);
         const I16 sc0 = h ? ihigh16(p0) : ilow16(p0), sc1 = h ? ihigh16(p1) : ilow16(p1);
         for (int r = 0; r < MR; ++r) s[r] = iadd_mul(iadd_mul(s[r], t0[r], sc0), t1[r], sc1);
       }
     }
     for (int j = 0; j < 8; ++j) {
-      const I16 pr = iload_s8_pairs(p.sc[j]);
+      const I16 pr = iload_s8_pairs(p.part[j / 2].sc[j % 2]);
       for (int r = 0; r < MR; ++r) m[r] = idot_s16(m[r], pr, ibcast(a[r][b].bsums + 2 * j));
     }
-    const V16 d = load_f16(p.d);
+    const V16 d = q6k_d(p);
     for (int r = 0; r < MR; ++r) acc[r] = fma(itof(isub_shl5(s[r], m[r])), mul(d, set1(a[r][b].d)), acc[r]);
   }
   for (int r = 0; r < MR; ++r) store(out[r], acc[r]);
+}
+
+// packed_q6k_rows for one activation row (decode): a loop over the four parts of a block, not
+// unrolled, as packed_q4k_row, so each load steps 840 bytes per pass and the stream is left to the
+// hardware prefetchers after a request for each page's first line (page_prefetch.h). The integer
+// sums are those of packed_q6k_rows taken in another order (the same totals and chain).
+R1_SIMD_INLINE void packed_q6k_row(const PackQ6K* panel, int64_t nb, const BlockQ8_K* a, float* out) {
+  const I16 m4 = iset1(0x0f0f0f0f);
+  V16 acc = zero();
+  for (int64_t b = 0; b < nb; ++b) {
+    const PackQ6K& p = panel[b];
+    prefetch_page_ahead(&p);
+    I16 s = izero(), m = izero();
+#pragma GCC unroll 1
+    for (int k = 0; k < 4; ++k) {
+      const PackQ6K::Part& part = p.part[k];
+      const int8_t* qs = a[b].qs + 4 * 16 * k;  // group 16k
+      I16 t0[2], t1[2];
+      R1_UNROLL for (int h = 0; h < 2; ++h) {
+        t0[h] = t1[h] = izero();
+        R1_UNROLL for (int q = 0; q < 4; ++q) {
+          const I16 v = iload(part.ql(4 * h + q)), top = iload(part.low[q].qh);
+          const I16 lo = ior(iand(v, m4), q6_top(top, 2 * h)), hi = ior(iand(isrl16(v, 4), m4), q6_top(top, 2 * h + 1));
+          t0[h] = idot_u8s8(t0[h], lo, ibcast(qs + 4 * (4 * h + q)));
+          t1[h] = idot_u8s8(t1[h], hi, ibcast(qs + 4 * (8 + 4 * h + q)));
+        }
+      }
+      const I16 p0 = iload_s8_pairs(part.sc[0]), p1 = iload_s8_pairs(part.sc[1]);
+      s = iadd_mul(iadd_mul(s, t0[0], ilow16(p0)), t1[0], ilow16(p1));
+      s = iadd_mul(iadd_mul(s, t0[1], ihigh16(p0)), t1[1], ihigh16(p1));
+      m = idot_s16(idot_s16(m, p0, ibcast(a[b].bsums + 4 * k)), p1, ibcast(a[b].bsums + 4 * k + 2));
+    }
+    acc = fma(itof(isub_shl5(s, m)), mul(q6k_d(p), set1(a[b].d)), acc);
+  }
+  store(out, acc);
 }
 
 // qmatmul_rows on packed weights: each 16-row panel against the activation rows kKPanelRows at a
@@ -1292,6 +1355,9 @@ void packed_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const We
     case DType::kQ6_K:
       return each_panel.template operator()<BlockQ8_K>([&]<int MR>(const uint8_t* panel, const BlockQ8_K* const (&a)[MR],
                                                                    float (*out)[kKPanelCols], bool fetch) {
+        if constexpr (MR == 1) {
+          if (fetch) return packed_q6k_row(reinterpret_cast<const PackQ6K*>(panel), nb, a[0], out[0]);
+        }
         packed_q6k_rows<MR>(reinterpret_cast<const PackQ6K*>(panel), nb, a, out, fetch);
       });
     default:
