@@ -121,11 +121,11 @@ std::unique_ptr<std::byte[], AlignedFree> pack_weights(WeightView& w) {
   check_weight(w);
   const KernelTable& k = active();
   if (k.packable == nullptr || w.rows == 0 || w.cols == 0 || !k.packable(w)) return nullptr;
-  // Huge pages where whole 2 MiB pages waste at most an eighth of the copy: far fewer page
-  // faults when loading (each one is slow in a virtual machine) and TLB misses when streaming.
-  const uint64_t bytes = packed_weight_bytes(w), huge_page = uint64_t(2) << 20;
-  const bool huge = bytes >= huge_page && ((bytes + huge_page - 1) / huge_page * huge_page - bytes) * 8 <= bytes;
-  auto mem = aligned_alloc_bytes(size_t(bytes), huge);
+  // 4 KiB pages: with the big copies (the dense MLP and the output head) on huge pages, decode of
+  // r1-small Q4_K_M ran at 30-34 t/s on one thread against 63-66 without them, the expert matrices
+  // on 4 KiB pages streaming three times slower, and the 1.5B shape's Q4_K_M at 76% of the bound
+  // against 84% (r1 bench -p 0 -n 32 -t 1). Loading is slower on 4 KiB pages (more page faults).
+  auto mem = aligned_alloc_bytes(size_t(packed_weight_bytes(w)));
   k.pack_weights(w, reinterpret_cast<uint8_t*>(mem.get()));
   w.packed = mem.get();
   return mem;
