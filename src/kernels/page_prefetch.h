@@ -17,7 +17,7 @@ namespace r1::kernels {
 // strides, left the stream to the software prefetch. On a Zen 5 core, bare loads streamed 37-40
 // GB/s this way against 25-28 with a prefetch of every line 8 KiB ahead and 25-35 with no
 // software prefetch. Packed Q6_K decode, in four equal parts of 840 bytes per block, went from
-// 69-73% of the read bandwidth to 70-82% (its unpacking of 6-bit codes keeps it the slowest).
+// 69-73% of the read bandwidth to 69-82% (its unpacking of 6-bit codes keeps it the slowest).
 constexpr int64_t kPageBytes = 4096, kPageAhead = 2;
 inline __attribute__((always_inline)) void prefetch_page_ahead(const void* p) {
   const uintptr_t at = (reinterpret_cast<uintptr_t>(p) + kPageAhead * kPageBytes) & ~uintptr_t(kPageBytes - 1);
