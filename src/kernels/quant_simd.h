@@ -1249,10 +1249,18 @@ R1_SIMD_INLINE I16 q6_top(I16 qh, int u) {
   return iand(v, iset1(0x30303030));
 }
 
+// The 6-bit codes of ql vector 4h + q of a packed Q6_K part: lo from its low nibbles (group
+// 16k + 4h + q), hi from its high ones (group 16k + 8 + 4h + q), each with its top two bits.
+R1_SIMD_INLINE void q6k_codes(const PackQ6K::Part& part, int h, int q, I16& lo, I16& hi) {
+  const I16 m4 = iset1(0x0f0f0f0f);
+  const I16 v = iload(part.ql(4 * h + q)), top = iload(part.low[q].qh);
+  lo = ior(iand(v, m4), q6_top(top, 2 * h));
+  hi = ior(iand(isrl16(v, 4), m4), q6_top(top, 2 * h + 1));
+}
+
 template <int MR>
 R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const BlockQ8_K* const (&a)[MR],
                                     float (*out)[kKPanelCols], bool fetch) {
-  const I16 m4 = iset1(0x0f0f0f0f);
   V16 acc[MR];
   for (int r = 0; r < MR; ++r) acc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
@@ -1267,8 +1275,8 @@ R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const Bloc
         I16 t0[MR], t1[MR];
         for (int r = 0; r < MR; ++r) t0[r] = t1[r] = izero();
         R1_UNROLL for (int q = 0; q < 4; ++q) {
-          const I16 v = iload(part.ql(4 * h + q)), top = iload(part.low[q].qh);
-          const I16 lo = ior(iand(v, m4), q6_top(top, 2 * h)), hi = ior(iand(isrl16(v, 4), m4), q6_top(top, 2 * h + 1));
+          I16 lo, hi;
+          q6k_codes(part, h, q, lo, hi);
           const int g = 16 * k + 4 * h + q;
           R1_UNROLL for (int r = 0; r < MR; ++r) {
             t0[r] = idot_u8s8(t0[r], lo, ibcast(a[r][b].qs + 4 * g));
@@ -1295,7 +1303,6 @@ R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const Bloc
 // hardware prefetchers after a request for each page's first line (page_prefetch.h). The integer
 // sums are those of packed_q6k_rows taken in another order (the same totals and chain).
 R1_SIMD_INLINE void packed_q6k_row(const PackQ6K* panel, int64_t nb, const BlockQ8_K* a, float* out) {
-  const I16 m4 = iset1(0x0f0f0f0f);
   V16 acc = zero();
   for (int64_t b = 0; b < nb; ++b) {
     const PackQ6K& p = panel[b];
@@ -1309,8 +1316,8 @@ R1_SIMD_INLINE void packed_q6k_row(const PackQ6K* panel, int64_t nb, const Block
       R1_UNROLL for (int h = 0; h < 2; ++h) {
         t0[h] = t1[h] = izero();
         R1_UNROLL for (int q = 0; q < 4; ++q) {
-          const I16 v = iload(part.ql(4 * h + q)), top = iload(part.low[q].qh);
-          const I16 lo = ior(iand(v, m4), q6_top(top, 2 * h)), hi = ior(iand(isrl16(v, 4), m4), q6_top(top, 2 * h + 1));
+          I16 lo, hi;
+          q6k_codes(part, h, q, lo, hi);
           t0[h] = idot_u8s8(t0[h], lo, ibcast(qs + 4 * (4 * h + q)));
           t1[h] = idot_u8s8(t1[h], hi, ibcast(qs + 4 * (8 + 4 * h + q)));
         }
