@@ -115,7 +115,7 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs);
 // then reads the packed copy. A packed matrix has the bytes of the file's layout (plus zero rows
 // up to a multiple of 16: packed_weight_bytes).
 // Returns the packed copy and points w.packed at it, or returns null and leaves w as is when the
-// active ISA has no packed kernels for w (packed: Q8_0, Q4_K, Q6_K; F16, BF16 and FP8 on
+// active ISA has no packed kernels for w (packed: every block type; F16, BF16 and FP8 on
 // AVX-512, FP8 only without NaN codes and with block scales of magnitude below 256). Results are
 // bit for bit those of the unpacked matrix. The copy must outlive every view of w.
 std::unique_ptr<std::byte[], AlignedFree> pack_weights(WeightView& w);

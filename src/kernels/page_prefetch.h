@@ -7,7 +7,7 @@
 
 namespace r1::kernels {
 
-// One sequential stream (packed Q8_0, Q4_K and Q6_K blocks against one activation row, packed
+// One sequential stream (packed block-quantized weights against one activation row, packed
 // F16 / BF16 / FP8 panels, and one of the bandwidth probe's two loops) asks only for the first
 // line of the 4 KiB page kPageAhead pages on: the hardware prefetchers stream the rest of a page
 // once its first line is requested, but do not start on a new page by themselves. They follow the

@@ -861,8 +861,30 @@ struct PackQ8_0 {
 };
 static_assert(sizeof(PackQ8_0) == kKPanelCols * sizeof(BlockQ8_0));
 
+// Q4_0 weights repacked at load time: vector u holds group u (elements 4u .. 4u + 3 of each row)
+// in its low nibbles and group 4 + u in its high ones, beside the rows' half-float scales, so the
+// matrix keeps the file's 18 bytes per 32 weights.
+struct PackQ4_0 {
+  uint8_t qs[kQK4_0 / 8][4 * kKPanelCols];
+  uint16_t d[kKPanelCols];
+};
+static_assert(sizeof(PackQ4_0) == kKPanelCols * sizeof(BlockQ4_0));
+
 R1_SIMD_INLINE V16 block_d(const APanelBlock& p) { return load(p.d); }
 R1_SIMD_INLINE V16 block_d(const PackQ8_0& p) { return load_f16(p.d); }
+R1_SIMD_INLINE V16 block_d(const PackQ4_0& p) { return load_f16(p.d); }
+
+// Group g's codes (4 bytes of each of the 16 rows) as unsigned bytes (kFlip: signed codes + 128).
+template <bool kFlip, typename Block>
+R1_SIMD_INLINE I16 group_codes(const Block& p, int g) {
+  const I16 w = iload(p.codes[g]);
+  return kFlip ? ixor(w, iset1(int32_t(0x80808080u))) : w;
+}
+template <bool kFlip>
+R1_SIMD_INLINE I16 group_codes(const PackQ4_0& p, int g) {
+  const I16 v = iload(p.qs[g % 4]), m4 = iset1(0x0f0f0f0f);
+  return g < 4 ? iand(v, m4) : iand(isrl16(v, 4), m4);
+}
 
 // out[r][c]: quant.h's eight chains per output (block b into chain b mod 8), eight blocks at a
 // time so that each chain has a fixed place: registers, for one activation row (a chain stored
@@ -886,8 +908,7 @@ R1_SIMD_INLINE void a_panel_rows(const Block* panel, int64_t nb, int32_t offset,
     R1_UNROLL for (int g = 0; g < kQK8_0 / 4; ++g) {
       if constexpr (MR > 1)
         if (fetch) prefetch_packed_part<kQK8_0 / 4>(&p, g);
-      I16 w = iload(p.codes[g]);
-      if constexpr (kFlip) w = ixor(w, iset1(int32_t(0x80808080u)));
+      const I16 w = group_codes<kFlip>(p, g);
       R1_UNROLL for (int r = 0; r < MR; ++r) {
         if constexpr (kSigned) {
           t[r] = idot_s8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
@@ -1025,6 +1046,25 @@ struct PackQ4K {
 };
 static_assert(sizeof(PackQ4K) == kKPanelCols * sizeof(BlockQ4_K));
 
+// Q5_K: PackQ4K's parts, each followed by the fifth bits of its codes: in byte 4c + i of qh
+// vector h, bit j is that of element i of group 16k + 4h + j of row c (the low nibbles of qs
+// vector 4h + j) and bit 4 + j that of group 16k + 8 + 4h + j (its high nibbles). Parts of 704
+// bytes, read as PackQ4K's.
+struct PackQ5K {
+  struct Part {
+    union {
+      uint32_t scales[kKPanelCols];
+      struct {
+        uint16_t d[kKPanelCols], dmin[kKPanelCols];
+      } dm;
+    };
+    uint8_t qs[8][4 * kKPanelCols];
+    uint8_t qh[2][4 * kKPanelCols];
+  } part[4];
+};
+static_assert(sizeof(PackQ5K::Part) == 704 && sizeof(PackQ5K) == kKPanelCols * sizeof(BlockQ5_K));
+static_assert(offsetof(BlockQ4_K, scales) == offsetof(BlockQ5_K, scales));
+
 // Q6_K: four parts of 840 bytes, part k holding sub-blocks 4k .. 4k + 3 (groups 16k .. 16k + 15)
 // in the order the decode loop (packed_q6k_row) reads them, so that each load steps a fixed 840
 // bytes per pass and each pass reads its lines in ascending order (page_prefetch.h). ql vector u
@@ -1061,7 +1101,9 @@ R1_SIMD_INLINE V16 q6k_d(const PackQ6K& p) {
 #endif
 }
 
-bool packable_blocks(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K; }
+bool packable_blocks(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+}
 bool packable(const WeightView& w) { return packable_blocks(w.dtype) || packs_floats(w); }
 
 // Through the prefill packing (pack_k_panel / pack_a_panel), then narrowed back to the file's bits.
@@ -1076,18 +1118,27 @@ void pack_weights(const WeightView& w, uint8_t* out) {
     std::memcpy(&h, base + row * rb + b * bb + off, 2);
     return h;
   };
-  if (w.dtype == DType::kQ8_0) {
+  if (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0) {
     std::vector<APanelBlock> panel(static_cast<size_t>(nb));
-    auto* dst = reinterpret_cast<PackQ8_0*>(out);
+    auto* q8 = reinterpret_cast<PackQ8_0*>(out);
+    auto* q4 = reinterpret_cast<PackQ4_0*>(out);
     const __m256i flip = _mm256_set1_epi8(kSignedQ8Panel ? 0 : char(0x80));
     for (int64_t o0 = 0; o0 < w.rows; o0 += kKPanelCols) {
       const int64_t n = min_of<int64_t>(kKPanelCols, w.rows - o0);
       pack_a_panel(w, o0, n, nb, panel.data());
-      for (int64_t b = 0; b < nb; ++b, ++dst) {
-        for (int g = 0; g < kQK8_0 / 4; ++g)
-          for (int h = 0; h < 2; ++h)
-            store(&dst->codes[g][32 * h], _mm256_xor_si256(loadu256(&panel[b].codes[g][32 * h]), flip));
-        for (int64_t c = 0; c < kKPanelCols; ++c) dst->d[c] = c < n ? half_bits(o0 + c, b, offsetof(BlockQ8_0, d)) : 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        auto code = [&](int g, int h) { return loadu256(&panel[b].codes[g][32 * h]); };
+        uint16_t* d = nullptr;
+        if (w.dtype == DType::kQ8_0) {
+          for (int g = 0; g < kQK8_0 / 4; ++g)
+            for (int h = 0; h < 2; ++h) store(&q8->codes[g][32 * h], _mm256_xor_si256(code(g, h), flip));
+          d = (q8++)->d;
+        } else {  // the nibbles of pack_a_panel's bytes: groups u and 4 + u in one byte
+          for (int u = 0; u < kQK4_0 / 8; ++u)
+            for (int h = 0; h < 2; ++h) store(&q4->qs[u][32 * h], _mm256_or_si256(code(u, h), _mm256_slli_epi16(code(u + 4, h), 4)));
+          d = (q4++)->d;
+        }
+        for (int64_t c = 0; c < kKPanelCols; ++c) d[c] = c < n ? half_bits(o0 + c, b, 0) : 0;  // d leads both blocks
       }
     }
     return;
@@ -1125,20 +1176,39 @@ void pack_weights(const WeightView& w, uint8_t* out) {
           x.part[c / 4].d[c % 4] = c < n ? half_bits(o0 + c, b, offsetof(BlockQ6_K, d)) : 0;
         }
       } else {
-        PackQ4K& x = reinterpret_cast<PackQ4K*>(out)[b];
-        for (int k = 0; k < 4; ++k)
-          for (int h = 0; h < 2; ++h)
-            for (int u = 0; u < 8; ++u) {
-              const int g = 16 * k + u;
-              store(&x.part[k].qs[u][32 * h], _mm256_or_si256(code(g, h), _mm256_slli_epi16(code(g + 8, h), 4)));
+        auto fill = [&](auto& x) {
+          constexpr bool k5 = std::is_same_v<std::remove_cvref_t<decltype(x)>, PackQ5K>;
+          for (int k = 0; k < 4; ++k)
+            for (int h = 0; h < 2; ++h) {
+              for (int u = 0; u < 8; ++u) {
+                const int g = 16 * k + u;
+                store(&x.part[k].qs[u][32 * h], _mm256_or_si256(_mm256_and_si256(code(g, h), m4),
+                                                                _mm256_slli_epi16(_mm256_and_si256(code(g + 8, h), m4), 4)));
+              }
+              if constexpr (k5) {
+                auto bit4 = [&](int g) { return _mm256_and_si256(_mm256_srli_epi16(code(g, h), 4), _mm256_set1_epi8(1)); };
+                for (int v = 0; v < 2; ++v) {
+                  __m256i bits = _mm256_setzero_si256();
+                  for (int j = 0; j < 4; ++j) {
+                    const int g = 16 * k + 4 * v + j;
+                    bits = _mm256_or_si256(bits, _mm256_or_si256(_mm256_slli_epi16(bit4(g), j), _mm256_slli_epi16(bit4(g + 8), 4 + j)));
+                  }
+                  store(&x.part[k].qh[v][32 * h], bits);
+                }
+              }
             }
-        for (int64_t c = 0; c < kKPanelCols; ++c) {
-          uint32_t words[3] = {0, 0, 0};
-          if (c < n) std::memcpy(words, base + (o0 + c) * rb + b * bb + offsetof(BlockQ4_K, scales), 12);
-          for (int i = 0; i < 3; ++i) x.part[i].scales[c] = words[i];
-          x.part[3].dm.d[c] = c < n ? half_bits(o0 + c, b, 0) : 0;
-          x.part[3].dm.dmin[c] = c < n ? half_bits(o0 + c, b, 2) : 0;
-        }
+          for (int64_t c = 0; c < kKPanelCols; ++c) {
+            uint32_t words[3] = {0, 0, 0};  // d and dmin lead both blocks, the 12 scale bytes follow
+            if (c < n) std::memcpy(words, base + (o0 + c) * rb + b * bb + offsetof(BlockQ4_K, scales), 12);
+            for (int i = 0; i < 3; ++i) x.part[i].scales[c] = words[i];
+            x.part[3].dm.d[c] = c < n ? half_bits(o0 + c, b, 0) : 0;
+            x.part[3].dm.dmin[c] = c < n ? half_bits(o0 + c, b, 2) : 0;
+          }
+        };
+        if (w.dtype == DType::kQ5_K)
+          fill(reinterpret_cast<PackQ5K*>(out)[b]);
+        else
+          fill(reinterpret_cast<PackQ4K*>(out)[b]);
       }
     }
     out += kKPanelCols * rb;  // a panel: the file's bytes of its 16 rows
@@ -1155,15 +1225,35 @@ R1_SIMD_INLINE void q4k_scales(I16 w0, I16 w1, I16 w2, I16 (&sw)[4]) {
   sw[3] = ior(iand(isrl32(w2, 4), m4), iand(isrl32(w1, 2), m30));
 }
 
-// The products of k_panel_rows on packed Q4_K blocks (the same integer totals and chains).
-template <int MR>
-R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const BlockQ8_K* const (&a)[MR],
-                                    float (*out)[kKPanelCols], bool fetch) {
-  const I16 m4 = iset1(0x0f0f0f0f), mf0 = iset1(int32_t(0xf0f0f0f0u));
+// Q4_K codes with kWideU8Dot take their high nibbles in place, 16 × their value (the sums of
+// those products are scaled back); Q5_K codes do not fit a byte that way.
+template <typename Pack>
+constexpr bool kHighX16 = kWideU8Dot && std::is_same_v<Pack, PackQ4K>;
+
+// The codes of qs vector u of a packed Q4_K / Q5_K part: lo from its low nibbles (group 16k + u),
+// hi from its high ones (group 16k + 8 + u; kHighX16: 16 × the code), with their fifth bits (Q5_K).
+template <typename Part>
+R1_SIMD_INLINE void k45_codes(const Part& part, int u, I16& lo, I16& hi) {
+  const I16 v = iload(part.qs[u]), m4 = iset1(0x0f0f0f0f);
+  lo = iand(v, m4);
+  if constexpr (std::is_same_v<Part, PackQ5K::Part>) {
+    const I16 qh = iload(part.qh[u / 4]), bit4 = iset1(0x10101010);
+    const int j = u % 4;
+    lo = ior(lo, iand(isll16(qh, 4 - j), bit4));
+    hi = ior(iand(isrl16(v, 4), m4), iand(isrl16(qh, j), bit4));
+  } else {
+    hi = kWideU8Dot ? iand(v, iset1(int32_t(0xf0f0f0f0u))) : iand(isrl16(v, 4), m4);
+  }
+}
+
+// The products of k_panel_rows on packed Q4_K / Q5_K blocks (the same integer totals and chains).
+template <int MR, typename Pack>
+R1_SIMD_INLINE void packed_q45k_rows(const Pack* panel, int64_t nb, const BlockQ8_K* const (&a)[MR],
+                                     float (*out)[kKPanelCols], bool fetch) {
   V16 acc[MR], macc[MR];
   for (int r = 0; r < MR; ++r) acc[r] = macc[r] = zero();
   for (int64_t b = 0; b < nb; ++b) {
-    const PackQ4K& p = panel[b];
+    const Pack& p = panel[b];
     I16 sw[4];
     q4k_scales(iload(p.part[0].scales), iload(p.part[1].scales), iload(p.part[2].scales), sw);
     I16 s[MR], m[MR];
@@ -1173,16 +1263,15 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
       for (int r = 0; r < MR; ++r) t0[r] = t1[r] = izero();
       R1_UNROLL for (int u = 0; u < 8; ++u) {
         if (fetch && u % 4 == 0) prefetch_packed_part<8>(&p, 2 * k + u / 4);
-        const I16 v = iload(p.part[k].qs[u]);
-        // kWideU8Dot: the high nibbles in place, 16 × their value (t1 is scaled back below)
-        const I16 lo = iand(v, m4), hi = kWideU8Dot ? iand(v, mf0) : iand(isrl16(v, 4), m4);
+        I16 lo, hi;
+        k45_codes(p.part[k], u, lo, hi);
         R1_UNROLL for (int r = 0; r < MR; ++r) {
           t0[r] = idot_u8s8(t0[r], lo, ibcast(a[r][b].qs + 4 * (16 * k + u)));
           t1[r] = idot_u8s8(t1[r], hi, ibcast(a[r][b].qs + 4 * (16 * k + 8 + u)));
         }
       }
       const I16 sc0 = ibyte(sw[k / 2], (2 * k) % 4), sc1 = ibyte(sw[k / 2], (2 * k + 1) % 4);
-      if constexpr (kWideU8Dot)
+      if constexpr (kHighX16<Pack>)
         for (int r = 0; r < MR; ++r) t1[r] = isra32(t1[r], 4);  // exact: every product had the factor 16
       for (int r = 0; r < MR; ++r) s[r] = iadd_mul(iadd_mul(s[r], t0[r], sc0), t1[r], sc1);
     }
@@ -1201,34 +1290,35 @@ R1_SIMD_INLINE void packed_q4k_rows(const PackQ4K* panel, int64_t nb, const Bloc
   for (int r = 0; r < MR; ++r) store(out[r], sub(acc[r], macc[r]));
 }
 
-// packed_q4k_rows for one activation row (decode): a loop over the four parts of a block, not
+// packed_q45k_rows for one activation row (decode): a loop over the four parts of a block, not
 // unrolled, that keeps each part's integer sums and scale word in memory; the scales and sums are
-// then combined in the same order as packed_q4k_rows (the same totals and chains). Each load thus
-// steps 576 bytes per pass, and the stream is left to the hardware prefetchers after a request
-// for each page's first line (page_prefetch.h).
-R1_SIMD_INLINE void packed_q4k_row(const PackQ4K* panel, int64_t nb, const BlockQ8_K* a, float* out) {
-  const I16 m4 = iset1(0x0f0f0f0f), mf0 = iset1(int32_t(0xf0f0f0f0u));
+// then combined in the same order as packed_q45k_rows (the same totals and chains). Each load
+// thus steps a part (576 or 704 bytes) per pass, and the stream is left to the hardware
+// prefetchers after a request for each page's first line (page_prefetch.h).
+template <typename Pack>
+R1_SIMD_INLINE void packed_q45k_row(const Pack* panel, int64_t nb, const BlockQ8_K* a, float* out) {
   V16 acc = zero(), macc = zero();
   for (int64_t b = 0; b < nb; ++b) {
-    const PackQ4K& p = panel[b];
+    const Pack& p = panel[b];
     prefetch_page_ahead(&p);
     I16 t0[4], t1[4], w[4];
 #pragma GCC unroll 1
     for (int k = 0; k < 4; ++k) {
-      const PackQ4K::Part& part = p.part[k];
+      const typename Pack::Part& part = p.part[k];
       w[k] = iload(part.scales);
       // even and odd u in separate sums (shorter chains; integer sums, so the same totals)
       I16 lo0 = izero(), lo1 = izero(), hi0 = izero(), hi1 = izero();
       R1_UNROLL for (int u = 0; u < 8; u += 2) {
-        const I16 v0 = iload(part.qs[u]), v1 = iload(part.qs[u + 1]);
-        // kWideU8Dot: the high nibbles in place, 16 × their value (scaled back below)
-        lo0 = idot_u8s8(lo0, iand(v0, m4), ibcast(a[b].qs + 4 * (16 * k + u)));
-        lo1 = idot_u8s8(lo1, iand(v1, m4), ibcast(a[b].qs + 4 * (16 * k + u + 1)));
-        hi0 = idot_u8s8(hi0, kWideU8Dot ? iand(v0, mf0) : iand(isrl16(v0, 4), m4), ibcast(a[b].qs + 4 * (16 * k + 8 + u)));
-        hi1 = idot_u8s8(hi1, kWideU8Dot ? iand(v1, mf0) : iand(isrl16(v1, 4), m4), ibcast(a[b].qs + 4 * (16 * k + 9 + u)));
+        I16 l0, h0, l1, h1;
+        k45_codes(part, u, l0, h0);
+        k45_codes(part, u + 1, l1, h1);
+        lo0 = idot_u8s8(lo0, l0, ibcast(a[b].qs + 4 * (16 * k + u)));
+        lo1 = idot_u8s8(lo1, l1, ibcast(a[b].qs + 4 * (16 * k + u + 1)));
+        hi0 = idot_u8s8(hi0, h0, ibcast(a[b].qs + 4 * (16 * k + 8 + u)));
+        hi1 = idot_u8s8(hi1, h1, ibcast(a[b].qs + 4 * (16 * k + 9 + u)));
       }
       t0[k] = iadd(lo0, lo1);
-      t1[k] = kWideU8Dot ? isra32(iadd(hi0, hi1), 4) : iadd(hi0, hi1);  // exact: every product had the factor 16
+      t1[k] = kHighX16<Pack> ? isra32(iadd(hi0, hi1), 4) : iadd(hi0, hi1);  // exact: every product had the factor 16
     }
     I16 sw[4];
     q4k_scales(w[0], w[1], w[2], sw);
@@ -1352,13 +1442,18 @@ void packed_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const We
   };
   switch (w.dtype) {
     case DType::kQ4_K:
-      return each_panel.template operator()<BlockQ8_K>([&]<int MR>(const uint8_t* panel, const BlockQ8_K* const (&a)[MR],
-                                                                   float (*out)[kKPanelCols], bool fetch) {
-        if constexpr (MR == 1) {
-          if (fetch) return packed_q4k_row(reinterpret_cast<const PackQ4K*>(panel), nb, a[0], out[0]);
-        }
-        packed_q4k_rows<MR>(reinterpret_cast<const PackQ4K*>(panel), nb, a, out, fetch);
-      });
+    case DType::kQ5_K: {
+      auto rows = [&]<typename Pack>() {
+        return each_panel.template operator()<BlockQ8_K>([&]<int MR>(const uint8_t* panel, const BlockQ8_K* const (&a)[MR],
+                                                                     float (*out)[kKPanelCols], bool fetch) {
+          if constexpr (MR == 1) {
+            if (fetch) return packed_q45k_row(reinterpret_cast<const Pack*>(panel), nb, a[0], out[0]);
+          }
+          packed_q45k_rows<MR>(reinterpret_cast<const Pack*>(panel), nb, a, out, fetch);
+        });
+      };
+      return w.dtype == DType::kQ4_K ? rows.template operator()<PackQ4K>() : rows.template operator()<PackQ5K>();
+    }
     case DType::kQ6_K:
       return each_panel.template operator()<BlockQ8_K>([&]<int MR>(const uint8_t* panel, const BlockQ8_K* const (&a)[MR],
                                                                    float (*out)[kKPanelCols], bool fetch) {
@@ -1367,10 +1462,16 @@ void packed_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const We
         }
         packed_q6k_rows<MR>(reinterpret_cast<const PackQ6K*>(panel), nb, a, out, fetch);
       });
-    default:
+    case DType::kQ4_0:
       return each_panel.template operator()<BlockA8>([&]<int MR>(const uint8_t* panel, const BlockA8* const (&a)[MR],
                                                                  float (*out)[kKPanelCols], bool fetch) {
         NextPanel none{nullptr, 0, 0};  // a packed block prefetches its own lines
+        a_panel_rows<MR, false>(reinterpret_cast<const PackQ4_0*>(panel), nb, 8, a, out, none, fetch);
+      });
+    default:
+      return each_panel.template operator()<BlockA8>([&]<int MR>(const uint8_t* panel, const BlockA8* const (&a)[MR],
+                                                                 float (*out)[kKPanelCols], bool fetch) {
+        NextPanel none{nullptr, 0, 0};
         a_panel_rows<MR, kSignedQ8Panel, !kSignedQ8Panel>(reinterpret_cast<const PackQ8_0*>(panel), nb,
                                                           kSignedQ8Panel ? 0 : 128, a, out, none, fetch);
       });
@@ -1404,10 +1505,13 @@ constexpr int64_t kKPanelMinT = 8;
 // per call but holds whole bytes; a packed block is ready but its 4 or 6-bit codes are widened
 // again by every group of rows, so the crossover falls with the width (bench_kernels --packed
 // --prefill-t T, 2 threads: Q8_0 packed faster up to 48 rows, even at 64; Q4_K faster at 16, mixed
-// from 32; Q6_K faster at 16, slower from 32). Prefill's MoE experts get a few dozen rows each.
+// from 32; Q6_K faster at 16, slower from 32; Q4_0 faster at 16 and 32, mixed at 48; Q5_K faster
+// at 16, 32 and 48). Prefill's MoE experts get a few dozen rows each.
 int64_t packed_max_t(DType t) {
   switch (t) {
     case DType::kQ8_0: return 64;
+    case DType::kQ4_0:
+    case DType::kQ5_K: return 48;
     case DType::kQ4_K: return 32;
     default: return 16;
   }

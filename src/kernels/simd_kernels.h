@@ -74,7 +74,7 @@ R1_SIMD_INLINE V16 wload_n(const uint8_t* row, int64_t k, int n) {
     return load_fp8_bits_n(row + k, n);
 }
 
-// Weight streams other than packed Q8_0 / Q4_K / Q6_K / float decode (page_prefetch.h) are
+// Weight streams other than packed block and float decode (page_prefetch.h) are
 // prefetched line by line this far ahead into L2: unpacked F16 / BF16 decode rows and batches of
 // packed blocks. For Q4_K / Q6_K blocks 4 KiB ahead measured 3-6% slower than 8 KiB (12 and 16
 // KiB: the same as 8).

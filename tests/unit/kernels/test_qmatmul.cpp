@@ -300,9 +300,10 @@ TEST(QMatmul, PackedWeightsEqualTheFileLayout) {
   ThreadPool p1(1), p3(3);
   const auto isas = test::supported_isas();
   for (DType t : kQTypes) {
-    // Q8_0: 3 blocks (fewer than the 8 chains) and 13 (a whole round of the chains and a part)
-    for (int64_t k :
-         t == DType::kQ8_0 ? std::vector<int64_t>{96, 416} : std::vector<int64_t>{512}) {
+    // Q8_0 / Q4_0: 3 blocks (fewer than the 8 chains) and 13 (a whole round of the chains and a
+    // part)
+    const bool blocks32 = t == DType::kQ8_0 || t == DType::kQ4_0;
+    for (int64_t k : blocks32 ? std::vector<int64_t>{96, 416} : std::vector<int64_t>{512}) {
       for (int64_t rows : {int64_t(16), int64_t(45)}) {
         for (bool raw : {false, true}) {
           QWeight qw = make_qweight(t, rows, k, rng, raw);
@@ -312,8 +313,7 @@ TEST(QMatmul, PackedWeightsEqualTheFileLayout) {
             IsaScope s(isas.back());
             mem = pack_weights(packed);
           }
-          const bool expect_packed = isas.back() != Isa::kScalar &&
-                                     (t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K);
+          const bool expect_packed = isas.back() != Isa::kScalar;  // every block type
           ASSERT_EQ(mem != nullptr, expect_packed) << dtype_name(t);
           if (!expect_packed) continue;
           ASSERT_EQ(packed.packed, mem.get());
