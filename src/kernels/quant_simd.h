@@ -1021,7 +1021,7 @@ void panel_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Wei
 
 // ---- weights repacked at load time (WeightView::packed) ----
 // The prefill panels above, made once and kept: 16 rows per super-block with the codes
-// interleaved as in a panel (one int32 lane per row), but still 4 or 6 bits wide and beside the
+// interleaved as in a panel (one int32 lane per row), but still 4 to 6 bits wide and beside the
 // blocks' own scale bytes, so a packed matrix has exactly the bytes of the file's layout (plus zero
 // rows up to a multiple of 16). Decode then multiplies 16 rows per vector instead of reducing one
 // row at a time (about a quarter of the instructions per weight byte). The layout is the same for
@@ -1031,7 +1031,7 @@ void panel_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Wei
 
 // Q4_K: four parts of 64 + 512 bytes. Vector u of part k holds group 16k + u (4 elements of each
 // row) in its low nibbles and group 16k + 8 + u in its high nibbles: sub-blocks 2k and 2k + 1.
-// Parts of one size let a decode loop over them (packed_q4k_row) read every line with loads that
+// Parts of one size let a decode loop over them (packed_q45k_row) read every line with loads that
 // step a fixed 576 bytes per pass, which the hardware prefetchers follow (page_prefetch.h).
 struct PackQ4K {
   struct Part {
@@ -1389,7 +1389,7 @@ R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const Bloc
 }
 
 // packed_q6k_rows for one activation row (decode): a loop over the four parts of a block, not
-// unrolled, as packed_q4k_row, so each load steps 840 bytes per pass and the stream is left to the
+// unrolled, as packed_q45k_row, so each load steps 840 bytes per pass and the stream is left to the
 // hardware prefetchers after a request for each page's first line (page_prefetch.h). The integer
 // sums are those of packed_q6k_rows taken in another order (the same totals and chain).
 R1_SIMD_INLINE void packed_q6k_row(const PackQ6K* panel, int64_t nb, const BlockQ8_K* a, float* out) {
@@ -1502,7 +1502,7 @@ constexpr int kQRows = 4;
 constexpr int64_t kKPanelMinT = 8;
 
 // Packed weights serve batches of fewer rows than this, panels the larger ones. A panel is packed
-// per call but holds whole bytes; a packed block is ready but its 4 or 6-bit codes are widened
+// per call but holds whole bytes; a packed block is ready but its 4 to 6-bit codes are widened
 // again by every group of rows, so the crossover falls with the width (bench_kernels --packed
 // --prefill-t T, 2 threads: Q8_0 packed faster up to 48 rows, even at 64; Q4_K faster at 16, mixed
 // from 32; Q6_K faster at 16, slower from 32; Q4_0 faster at 16 and 32, mixed at 48; Q5_K faster
