@@ -22,9 +22,12 @@ constexpr bool kPackedFloats = true;
 // k blocks of 768 keep a tile's 6 activation rows (18 KiB) in L1 while the panel streams from L2.
 constexpr int kOBMax = 64, kKC = 768;
 constexpr int64_t kPanelBytes = 768 << 10;
-// Rows longer than one panel (e.g. k = 8960) keep partial sums for 48 activation rows (192 KiB)
-// across panels, so the panel is re-packed once per 48 rows.
-constexpr int kTB = 48;
+// Rows longer than one panel (e.g. k = 8960) keep partial sums for 192 activation rows (768 KiB)
+// across panels, so the panel is re-packed once per 192 rows. Against 48 rows (192 KiB), the
+// 1.5B shape's F16 down_proj went from 70% to 76% of the FMA peak on one thread (bench_kernels
+// --packed); whole-model F16 prefill went from 69.0-71.8 to 71.1-72.8 t/s over four alternating
+// pairs (r1 bench -p 512 -t 2) and BF16 stayed at 70.7-71.6. 288 and 516 rows were no better.
+constexpr int kTB = 192;
 constexpr int64_t kRowGrain = 16;
 // FP8 decode streams each weight row with an L1 prefetch this far ahead (bytes; the other float
 // types prefetch kStreamAhead into L2, simd_kernels.h).
