@@ -1033,16 +1033,18 @@ void panel_qmatmul(const uint8_t* xq, int64_t xq_row_bytes, int64_t T, const Wei
 // row) in its low nibbles and group 16k + 8 + u in its high nibbles: sub-blocks 2k and 2k + 1.
 // Parts of one size let a decode loop over them (packed_q45k_row) read every line with loads that
 // step a fixed 576 bytes per pass, which the hardware prefetchers follow (page_prefetch.h).
+struct K4Part {
+  union {
+    uint32_t scales[kKPanelCols];  // parts 0-2: word k of each row's 12 scale bytes (unpack_k_scales16's words)
+    struct {
+      uint16_t d[kKPanelCols], dmin[kKPanelCols];
+    } dm;  // part 3
+  };
+  uint8_t qs[8][4 * kKPanelCols];
+};
 struct PackQ4K {
-  struct Part {
-    union {
-      uint32_t scales[kKPanelCols];  // parts 0-2: word k of each row's 12 scale bytes (unpack_k_scales16's words)
-      struct {
-        uint16_t d[kKPanelCols], dmin[kKPanelCols];
-      } dm;  // part 3
-    };
-    uint8_t qs[8][4 * kKPanelCols];
-  } part[4];
+  using Part = K4Part;
+  Part part[4];
 };
 static_assert(sizeof(PackQ4K) == kKPanelCols * sizeof(BlockQ4_K));
 
@@ -1051,14 +1053,7 @@ static_assert(sizeof(PackQ4K) == kKPanelCols * sizeof(BlockQ4_K));
 // vector 4h + j) and bit 4 + j that of group 16k + 8 + 4h + j (its high nibbles). Parts of 704
 // bytes, read as PackQ4K's.
 struct PackQ5K {
-  struct Part {
-    union {
-      uint32_t scales[kKPanelCols];
-      struct {
-        uint16_t d[kKPanelCols], dmin[kKPanelCols];
-      } dm;
-    };
-    uint8_t qs[8][4 * kKPanelCols];
+  struct Part : K4Part {
     uint8_t qh[2][4 * kKPanelCols];
   } part[4];
 };
