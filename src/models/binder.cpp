@@ -25,6 +25,12 @@ int64_t numel(const Shape& s) {
 uint64_t scale_bytes_for(int64_t rows, int64_t cols) {
   return uint64_t((rows + 127) / 128) * uint64_t((cols + 127) / 128) * 4;
 }
+
+// Matrices the matmul kernels read (the rest are looked up row by row: embeddings, routers).
+bool is_matmul_input(WeightRole role) {
+  return role == WeightRole::kProjection || role == WeightRole::kExpert || role == WeightRole::kOutput;
+}
+
 }  // namespace
 
 uint64_t planned_bytes(const Shape& shape, DType dtype) {
@@ -89,7 +95,7 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
       w.dtype = t->dtype;
       w.data = t->data;
       record(name, {rows, cols}, role, t->dtype, t->nbytes + s->nbytes);  // scales count as the weight's bytes
-      return w;
+      return is_matmul_input(role) ? packed(w) : w;
     }
     case DType::kQ8_0:
     case DType::kQ4_0:
@@ -118,8 +124,7 @@ WeightView WeightBinder::matrix(const std::string& name, int64_t rows, int64_t c
   w.dtype = t->dtype;
   w.data = t->data;
   record(name, {rows, cols}, role, t->dtype, t->nbytes);
-  const bool matmul_input = role == WeightRole::kProjection || role == WeightRole::kExpert || role == WeightRole::kOutput;
-  return matmul_input ? packed(w) : w;
+  return is_matmul_input(role) ? packed(w) : w;
 }
 
 WeightView WeightBinder::packed(WeightView w) {

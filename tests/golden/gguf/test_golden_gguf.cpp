@@ -423,9 +423,22 @@ TEST(GgufExport, Q4_K_MRunsThroughQuantizedKernels) {
   EXPECT_GE(argmax_same, 36);
 }
 
-// Matrices repacked at load for the decode kernels (the default) give exactly the logits of the
-// file's layout: decode steps (one token each) and a 5-token prompt (both below the prefill
-// threshold, so both read the packed copies), for Q8_0 and for Q4_K_M (Q4_K and Q6_K blocks).
+// Logits of a model loaded with its matrices repacked for the decode kernels (the default) and
+// with the file's layout: decode steps (one token each) and a 5-token prompt (both below the
+// prefill threshold, so both read the packed copies) are the same bits.
+void expect_packed_logits_equal_plain(const std::string& path, Model& packed, Model& plain) {
+  EXPECT_EQ(plain.info().packed_bytes, 0u);
+  const int64_t V = packed.info().vocab_size;
+  std::vector<int32_t> ids;
+  for (int64_t i = 0; i < 12; ++i) ids.push_back(int32_t((i * 7919 + 5) % V));
+  FloatBuffer a = prompt_logits(packed, ids, 1), b = prompt_logits(plain, ids, 1);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << path << ": decode steps";
+  const std::vector<int32_t> prompt(ids.begin(), ids.begin() + 5);
+  FloatBuffer c = prompt_logits(packed, prompt), d = prompt_logits(plain, prompt);
+  EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * sizeof(float)), 0) << path << ": 5-token prompt";
+}
+
+// Q8_0 and Q4_K_M (Q4_K and Q6_K blocks) files.
 TEST(GgufExport, PackedWeightsGiveTheFileLayoutsLogits) {
   const std::string q8 = gguf_fixture("qwen2_rand256.Q8_0.gguf");
   const std::string q4 = (scratch() / "rand256.Q4_K_M.packed.gguf").string();
@@ -434,17 +447,29 @@ TEST(GgufExport, PackedWeightsGiveTheFileLayoutsLogits) {
   export_gguf(q8, q4, o);
   for (const std::string& file : {q8, q4}) {
     std::unique_ptr<Model> packed = load_model(file), plain = load_model(file, {.pack_weights = false});
-    EXPECT_EQ(plain->info().packed_bytes, 0u);
-    if (active_isa() != Isa::kScalar) EXPECT_GE(packed->info().packed_bytes, packed->info().bytes_per_token / 2) << file;
-    const int64_t V = packed->info().vocab_size;
-    std::vector<int32_t> ids;
-    for (int64_t i = 0; i < 12; ++i) ids.push_back(int32_t((i * 7919 + 5) % V));
-    FloatBuffer a = prompt_logits(*packed, ids, 1), b = prompt_logits(*plain, ids, 1);
-    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << file << ": decode steps";
-    const std::vector<int32_t> prompt(ids.begin(), ids.begin() + 5);
-    FloatBuffer c = prompt_logits(*packed, prompt), d = prompt_logits(*plain, prompt);
-    EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * sizeof(float)), 0) << file << ": 5-token prompt";
+    if (active_isa() != Isa::kScalar) {
+      EXPECT_GE(packed->info().packed_bytes, packed->info().bytes_per_token / 2) << file;
+    }
+    expect_packed_logits_equal_plain(file, *packed, *plain);
   }
+}
+
+// The FP8 release's layout (a Hugging Face directory with F8_E4M3 matrices and their block
+// scales): on AVX-512 every FP8 matrix of whole 16-value chunks per row is packed, and the
+// logits are those of the file's layout.
+TEST(GgufExport, PackedFp8MatricesGiveTheFileLayoutsLogits) {
+  const std::string dir = model_dir("dsv3_fp8_blocks");
+  std::unique_ptr<Model> packed = load_model(dir), plain = load_model(dir, {.pack_weights = false});
+  uint64_t fp8_packable = 0;
+  for (const TensorSpec& s : packed->tensor_specs()) {
+    const bool matmul_input = s.role == WeightRole::kProjection || s.role == WeightRole::kExpert;
+    if (s.dtype == DType::kF8E4M3 && matmul_input && s.shape[1] % 16 == 0) fp8_packable += uint64_t(s.shape[0] * s.shape[1]);
+  }
+  ASSERT_GT(fp8_packable, 0u);
+  if (active_isa() == Isa::kAvx512) {
+    EXPECT_GE(packed->info().packed_bytes, fp8_packable);
+  }
+  expect_packed_logits_equal_plain(dir, *packed, *plain);
 }
 
 // A Hugging Face directory with tokenizer files: they are embedded; a tokenizer larger than the
