@@ -84,7 +84,7 @@ class Model {
 struct LoadOptions {
   LoadMode mode = LoadMode::kMmap;
   // Repack matrices for the kernels (WeightBinder::pack_into, ops.h pack_weights); off where the
-  // model is only inspected (r1 info).
+  // model is only inspected (r1 info, the read-back check of r1 gen-random).
   bool pack_weights = true;
 };
 
