@@ -457,7 +457,7 @@ TEST(GgufExport, PackedWeightsGiveTheFileLayoutsLogits) {
 // The FP8 release's layout (a Hugging Face directory with F8_E4M3 matrices and their block
 // scales): on AVX-512 every FP8 matrix of whole 16-value chunks per row is packed, and the
 // logits are those of the file's layout.
-TEST(GgufExport, PackedFp8MatricesGiveTheFileLayoutsLogits) {
+TEST(PackedWeights, Fp8MatricesGiveTheFileLayoutsLogits) {
   const std::string dir = model_dir("dsv3_fp8_blocks");
   std::unique_ptr<Model> packed = load_model(dir), plain = load_model(dir, {.pack_weights = false});
   uint64_t fp8_packable = 0;
