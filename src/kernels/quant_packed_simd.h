@@ -143,16 +143,16 @@ void pack_weights(const WeightView& w, uint8_t* out) {
     for (int64_t b = 0; b < nb; ++b) {
       const KPanelBlock& p = panel[b];
       auto code = [&](int g, int h) { return loadu256(&p.codes[g][32 * h]); };
+      // groups g and g + 8 as the low and high nibbles of one byte (their low four bits)
+      auto nibbles = [&](int g, int h) {
+        return _mm256_or_si256(_mm256_and_si256(code(g, h), m4), _mm256_slli_epi16(_mm256_and_si256(code(g + 8, h), m4), 4));
+      };
       if (q6) {
         PackQ6K& x = reinterpret_cast<PackQ6K*>(out)[b];
         for (int k = 0; k < 4; ++k) {
           PackQ6K::Part& part = x.part[k];
           for (int h = 0; h < 2; ++h) {
-            for (int u = 0; u < 8; ++u) {
-              const int g = 16 * k + u;
-              store(part.ql(u) + 32 * h, _mm256_or_si256(_mm256_and_si256(code(g, h), m4),
-                                                         _mm256_slli_epi16(_mm256_and_si256(code(g + 8, h), m4), 4)));
-            }
+            for (int u = 0; u < 8; ++u) store(part.ql(u) + 32 * h, nibbles(16 * k + u, h));
             for (int s = 0; s < 4; ++s) {
               const int g = 16 * k + s, from[4] = {g, g + 8, g + 4, g + 12};
               __m256i bits = _mm256_setzero_si256();
@@ -172,11 +172,7 @@ void pack_weights(const WeightView& w, uint8_t* out) {
           constexpr bool k5 = std::is_same_v<std::remove_cvref_t<decltype(x)>, PackQ5K>;
           for (int k = 0; k < 4; ++k)
             for (int h = 0; h < 2; ++h) {
-              for (int u = 0; u < 8; ++u) {
-                const int g = 16 * k + u;
-                store(&x.part[k].qs[u][32 * h], _mm256_or_si256(_mm256_and_si256(code(g, h), m4),
-                                                                _mm256_slli_epi16(_mm256_and_si256(code(g + 8, h), m4), 4)));
-              }
+              for (int u = 0; u < 8; ++u) store(&x.part[k].qs[u][32 * h], nibbles(16 * k + u, h));
               if constexpr (k5) {
                 auto bit4 = [&](int g) { return _mm256_and_si256(_mm256_srli_epi16(code(g, h), 4), _mm256_set1_epi8(1)); };
                 for (int v = 0; v < 2; ++v) {
