@@ -16,7 +16,7 @@ namespace r1::kernels {
 // block) at a time instead of unrolling many: loads that jumped 2-4 KiB per pass, or by uneven
 // strides, left the stream to the software prefetch. On a Zen 5 core, bare loads streamed 37-40
 // GB/s this way against 25-28 with a prefetch of every line 8 KiB ahead and 25-35 with no
-// software prefetch. Packed Q6_K decode, in four equal parts of 840 bytes per block, went from
+// software prefetch. Packed Q6_K decode, in four equal parts per block, went from
 // 69-73% of the read bandwidth to 69-82% (its unpacking of 6-bit codes keeps it the slowest).
 constexpr int64_t kPageBytes = 4096, kPageAhead = 2;
 inline __attribute__((always_inline)) void prefetch_page_ahead(const void* p) {

@@ -57,41 +57,26 @@ struct PackQ5K {
 static_assert(sizeof(PackQ5K::Part) == 704 && sizeof(PackQ5K) == kKPanelCols * sizeof(BlockQ5_K));
 static_assert(offsetof(BlockQ4_K, scales) == offsetof(BlockQ5_K, scales));
 
-// Q6_K: four parts of 840 bytes, part k holding sub-blocks 4k .. 4k + 3 (groups 16k .. 16k + 15)
-// in the order the decode loop (packed_q6k_row) reads them, so that each load steps a fixed 840
-// bytes per pass and each pass reads its lines in ascending order (page_prefetch.h). ql vector u
-// pairs the low four bits as PackQ4K::qs (group 16k + u in the low nibbles, 16k + 8 + u in the
-// high ones); qh vector s holds in bits 2u, 2u + 1 the top two bits of group
+// Q6_K: four parts of 832 bytes and the rows' half-float scales d (ScaledBlock: first or last, so
+// that the parts start on a cache line). Part k holds sub-blocks 4k .. 4k + 3 (groups 16k ..
+// 16k + 15) in the order the decode loop (packed_q6k_row) reads them, so that each load steps a
+// fixed 832 bytes per pass and each pass reads its lines in ascending order (page_prefetch.h). ql
+// vector u pairs the low four bits as PackQ4K::qs (group 16k + u in the low nibbles, 16k + 8 + u
+// in the high ones); qh vector s holds in bits 2u, 2u + 1 the top two bits of group
 // 16k + s + {0, 8, 4, 12}[u] (the groups of ql vectors s and 4 + s), and sits after ql vector s.
-struct PackQ6K {
+struct Q6Parts {
   struct Part {
     struct {
       uint8_t ql[4 * kKPanelCols], qh[4 * kKPanelCols];
     } low[4];                            // ql vectors 0-3, each with qh vector s = u
     uint8_t ql_high[4][4 * kKPanelCols];  // ql vectors 4-7
     int8_t sc[2][2 * kKPanelCols];        // [j][2c + i]: scale of sub-block 4k + 2j + i of row c
-    uint16_t d[4];                        // the half-float scales of rows 4k .. 4k + 3
     const uint8_t* ql(int u) const { return u < 4 ? low[u].ql : ql_high[u - 4]; }
     uint8_t* ql(int u) { return u < 4 ? low[u].ql : ql_high[u - 4]; }
   } part[4];
 };
-static_assert(sizeof(PackQ6K::Part) == 840 && sizeof(PackQ6K) == kKPanelCols * sizeof(BlockQ6_K));
-
-// The 16 rows' scales d of a packed Q6_K block, gathered from its parts.
-// (Loaded straight into registers: copies to the stack and one wide load back stalled the loop.)
-R1_SIMD_INLINE V16 q6k_d(const PackQ6K& p) {
-  auto quarter = [&](int k) {
-    int64_t v;
-    std::memcpy(&v, p.part[k].d, sizeof(v));
-    return v;
-  };
-  const __m128i lo = _mm_set_epi64x(quarter(1), quarter(0)), hi = _mm_set_epi64x(quarter(3), quarter(2));
-#if defined(__AVX512F__)
-  return {_mm512_cvtph_ps(_mm256_set_m128i(hi, lo))};
-#else
-  return {_mm256_cvtph_ps(lo), _mm256_cvtph_ps(hi)};
-#endif
-}
+using PackQ6K = ScaledBlock<Q6Parts>;
+static_assert(sizeof(Q6Parts::Part) == 832 && sizeof(PackQ6K) == kKPanelCols * sizeof(BlockQ6_K));
 
 bool packable_blocks(DType t) {
   return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
@@ -123,12 +108,12 @@ void pack_weights(const WeightView& w, uint8_t* out) {
         uint16_t* d = nullptr;
         if (w.dtype == DType::kQ8_0) {
           for (int g = 0; g < kQK8_0 / 4; ++g)
-            for (int h = 0; h < 2; ++h) store(&q8->codes[g][32 * h], _mm256_xor_si256(code(g, h), flip));
-          d = (q8++)->d;
+            for (int h = 0; h < 2; ++h) store(&q8->codes().codes[g][32 * h], _mm256_xor_si256(code(g, h), flip));
+          d = (q8++)->d();
         } else {  // the nibbles of pack_a_panel's bytes: groups u and 4 + u in one byte
           for (int u = 0; u < kQK4_0 / 8; ++u)
-            for (int h = 0; h < 2; ++h) store(&q4->qs[u][32 * h], _mm256_or_si256(code(u, h), _mm256_slli_epi16(code(u + 4, h), 4)));
-          d = (q4++)->d;
+            for (int h = 0; h < 2; ++h) store(&q4->codes().qs[u][32 * h], _mm256_or_si256(code(u, h), _mm256_slli_epi16(code(u + 4, h), 4)));
+          d = (q4++)->d();
         }
         for (int64_t c = 0; c < kKPanelCols; ++c) d[c] = c < n ? half_bits(o0 + c, b, 0) : 0;  // d leads both blocks
       }
@@ -150,7 +135,7 @@ void pack_weights(const WeightView& w, uint8_t* out) {
       if (q6) {
         PackQ6K& x = reinterpret_cast<PackQ6K*>(out)[b];
         for (int k = 0; k < 4; ++k) {
-          PackQ6K::Part& part = x.part[k];
+          Q6Parts::Part& part = x.codes().part[k];
           for (int h = 0; h < 2; ++h) {
             for (int u = 0; u < 8; ++u) store(part.ql(u) + 32 * h, nibbles(16 * k + u, h));
             for (int s = 0; s < 4; ++s) {
@@ -164,8 +149,8 @@ void pack_weights(const WeightView& w, uint8_t* out) {
         }
         for (int64_t c = 0; c < kKPanelCols; ++c) {
           const auto* blk = reinterpret_cast<const BlockQ6_K*>(base + (o0 + c) * rb + b * bb);
-          for (int j = 0; j < 16; ++j) x.part[j / 4].sc[j / 2 % 2][2 * c + j % 2] = c < n ? blk->scales[j] : 0;
-          x.part[c / 4].d[c % 4] = c < n ? half_bits(o0 + c, b, offsetof(BlockQ6_K, d)) : 0;
+          for (int j = 0; j < 16; ++j) x.codes().part[j / 4].sc[j / 2 % 2][2 * c + j % 2] = c < n ? blk->scales[j] : 0;
+          x.d()[c] = c < n ? half_bits(o0 + c, b, offsetof(BlockQ6_K, d)) : 0;
         }
       } else {
         auto fill = [&](auto& x) {
@@ -329,7 +314,7 @@ R1_SIMD_INLINE I16 q6_top(I16 qh, int u) {
 
 // The 6-bit codes of ql vector 4h + q of a packed Q6_K part: lo from its low nibbles (group
 // 16k + 4h + q), hi from its high ones (group 16k + 8 + 4h + q), each with its top two bits.
-R1_SIMD_INLINE void q6k_codes(const PackQ6K::Part& part, int h, int q, I16& lo, I16& hi) {
+R1_SIMD_INLINE void q6k_codes(const Q6Parts::Part& part, int h, int q, I16& lo, I16& hi) {
   const I16 m4 = iset1(0x0f0f0f0f);
   const I16 v = iload(part.ql(4 * h + q)), top = iload(part.low[q].qh);
   lo = ior(iand(v, m4), q6_top(top, 2 * h));
@@ -346,7 +331,7 @@ R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const Bloc
     I16 s[MR], m[MR];
     for (int r = 0; r < MR; ++r) s[r] = m[r] = izero();
     R1_UNROLL for (int k = 0; k < 4; ++k) {
-      const PackQ6K::Part& part = p.part[k];
+      const Q6Parts::Part& part = p.codes().part[k];
       // half h: groups 16k + 4h + s (sub-block 4k + h, low nibbles) and 16k + 8 + 4h + s (4k + 2 + h)
       R1_UNROLL for (int h = 0; h < 2; ++h) {
         if (fetch) prefetch_packed_part<8>(&p, 2 * k + h);
@@ -367,17 +352,17 @@ R1_SIMD_INLINE void packed_q6k_rows(const PackQ6K* panel, int64_t nb, const Bloc
       }
     }
     for (int j = 0; j < 8; ++j) {
-      const I16 pr = iload_s8_pairs(p.part[j / 2].sc[j % 2]);
+      const I16 pr = iload_s8_pairs(p.codes().part[j / 2].sc[j % 2]);
       for (int r = 0; r < MR; ++r) m[r] = idot_s16(m[r], pr, ibcast(a[r][b].bsums + 2 * j));
     }
-    const V16 d = q6k_d(p);
+    const V16 d = block_d(p);
     for (int r = 0; r < MR; ++r) acc[r] = fma(itof(isub_shl5(s[r], m[r])), mul(d, set1(a[r][b].d)), acc[r]);
   }
   for (int r = 0; r < MR; ++r) store(out[r], acc[r]);
 }
 
 // packed_q6k_rows for one activation row (decode): a loop over the four parts of a block, not
-// unrolled, as packed_q45k_row, so each load steps 840 bytes per pass and the stream is left to the
+// unrolled, as packed_q45k_row, so each load steps 832 bytes per pass and the stream is left to the
 // hardware prefetchers after a request for each page's first line (page_prefetch.h). The integer
 // sums are those of packed_q6k_rows taken in another order (the same totals and chain).
 R1_SIMD_INLINE void packed_q6k_row(const PackQ6K* panel, int64_t nb, const BlockQ8_K* a, float* out) {
@@ -388,7 +373,7 @@ R1_SIMD_INLINE void packed_q6k_row(const PackQ6K* panel, int64_t nb, const Block
     I16 s = izero(), m = izero();
 #pragma GCC unroll 1
     for (int k = 0; k < 4; ++k) {
-      const PackQ6K::Part& part = p.part[k];
+      const Q6Parts::Part& part = p.codes().part[k];
       const int8_t* qs = a[b].qs + 4 * 16 * k;  // group 16k
       I16 t0[2], t1[2];
       R1_UNROLL for (int h = 0; h < 2; ++h) {
@@ -405,7 +390,7 @@ R1_SIMD_INLINE void packed_q6k_row(const PackQ6K* panel, int64_t nb, const Block
       s = iadd_mul(iadd_mul(s, t0[1], ihigh16(p0)), t1[1], ihigh16(p1));
       m = idot_s16(idot_s16(m, p0, ibcast(a[b].bsums + 4 * k)), p1, ibcast(a[b].bsums + 4 * k + 2));
     }
-    acc = fma(itof(isub_shl5(s, m)), mul(q6k_d(p), set1(a[b].d)), acc);
+    acc = fma(itof(isub_shl5(s, m)), mul(block_d(p), set1(a[b].d)), acc);
   }
   store(out, acc);
 }
