@@ -301,9 +301,10 @@ TEST(QMatmul, PackedWeightsEqualTheFileLayout) {
   const auto isas = test::supported_isas();
   for (DType t : kQTypes) {
     // Q8_0 / Q4_0: 3 blocks (fewer than the 8 chains) and 13 (a whole round of the chains and a
-    // part)
+    // part). K-quants: 2 blocks and 3, so that with an odd count every other packed Q6_K panel
+    // starts halfway through a cache line, as every other block does (ScaledBlock).
     const bool blocks32 = t == DType::kQ8_0 || t == DType::kQ4_0;
-    for (int64_t k : blocks32 ? std::vector<int64_t>{96, 416} : std::vector<int64_t>{512}) {
+    for (int64_t k : blocks32 ? std::vector<int64_t>{96, 416} : std::vector<int64_t>{512, 768}) {
       for (int64_t rows : {int64_t(16), int64_t(45)}) {
         for (bool raw : {false, true}) {
           QWeight qw = make_qweight(t, rows, k, rng, raw);
