@@ -900,6 +900,9 @@ R1_SIMD_INLINE V16 block_d(const ScaledBlock<Codes>& p) {
   return load_f16(p.d());
 }
 
+template <typename Block, int MR>
+constexpr bool kHighNibbleX16 = kWideU8Dot && MR == 1 && std::is_same_v<Block, PackQ4_0>;
+
 // Group g's codes (4 bytes of each of the 16 rows) as unsigned bytes (kFlip: signed codes + 128).
 template <bool kFlip, typename Block>
 R1_SIMD_INLINE I16 group_codes(const Block& p, int g) {
@@ -921,6 +924,10 @@ R1_SIMD_INLINE I16 group_codes(const PackQ4_0& p, int g) {
 // and reloaded every block cost the decode stream 5-15% of its rate). kFlip: signed codes taken
 // as unsigned q + 128 (then offset is 128).
 // fetch: prefetch packed blocks ahead (the first pass over a panel; later ones find it in cache).
+// kHighNibbleX16: decode of packed Q4_0 takes groups 4-7 as their high nibbles in place (16 × the
+// code, as Q4_K's kHighX16) into a sum of their own, which saves an instruction per vector and
+// halves the chain. On one Zen 4 core, 47-51 → 53-58 GB/s in cache, and the decode stream of one
+// large matrix went from 0.86-0.89 to 0.92-0.93 of the read bandwidth.
 template <int MR, bool kSigned, bool kFlip = false, typename Block = APanelBlock>
 R1_SIMD_INLINE void a_panel_rows(const Block* panel, int64_t nb, int32_t offset, const BlockA8* const (&a)[MR],
                                  float (*out)[kKPanelCols], NextPanel& next, bool fetch = false) {
@@ -935,15 +942,26 @@ R1_SIMD_INLINE void a_panel_rows(const Block* panel, int64_t nb, int32_t offset,
     if constexpr (MR == 1) {
       if (fetch) prefetch_page_ahead(&p);
     }
-    R1_UNROLL for (int g = 0; g < kQK8_0 / 4; ++g) {
-      if constexpr (MR > 1)
-        if (fetch) prefetch_packed_part<kQK8_0 / 4>(&p, g);
-      const I16 w = group_codes<kFlip>(p, g);
-      R1_UNROLL for (int r = 0; r < MR; ++r) {
-        if constexpr (kSigned) {
-          t[r] = idot_s8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
-        } else {
-          t[r] = idot_u8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
+    if constexpr (kHighNibbleX16<Block, MR>) {
+      // groups 4-7 as their high nibbles in place, 16 × the code, in a sum of their own
+      I16 hi = izero();
+      R1_UNROLL for (int u = 0; u < kQK4_0 / 8; ++u) {
+        const I16 v = iload(p.codes().qs[u]);
+        t[0] = idot_u8s8(t[0], iand(v, iset1(0x0f0f0f0f)), ibcast(a[0][b].qs + 4 * u));
+        hi = idot_u8s8(hi, iand(v, iset1(int32_t(0xf0f0f0f0u))), ibcast(a[0][b].qs + 4 * (4 + u)));
+      }
+      t[0] = iadd(t[0], isra32(hi, 4));  // exact: every product had the factor 16
+    } else {
+      R1_UNROLL for (int g = 0; g < kQK8_0 / 4; ++g) {
+        if constexpr (MR > 1)
+          if (fetch) prefetch_packed_part<kQK8_0 / 4>(&p, g);
+        const I16 w = group_codes<kFlip>(p, g);
+        R1_UNROLL for (int r = 0; r < MR; ++r) {
+          if constexpr (kSigned) {
+            t[r] = idot_s8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
+          } else {
+            t[r] = idot_u8s8(t[r], w, ibcast(a[r][b].qs + 4 * g));
+          }
         }
       }
     }
