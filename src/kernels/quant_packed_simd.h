@@ -216,14 +216,25 @@ R1_SIMD_INLINE void q4k_scales(I16 w0, I16 w1, I16 w2, I16 (&sw)[4]) {
 template <typename Pack>
 constexpr bool kHighX16 = kWideU8Dot && std::is_same_v<Pack, PackQ4K>;
 
-// The codes of qs vector u of a packed Q4_K / Q5_K part: lo from its low nibbles (group 16k + u),
-// hi from its high ones (group 16k + 8 + u; kHighX16: 16 × the code), with their fifth bits (Q5_K).
+// The fifth bits that qs vectors 4h .. 4h + 3 of a packed part need (Q5_K: qh vector h; Q4_K: none).
 template <typename Part>
-R1_SIMD_INLINE void k45_codes(const Part& part, int u, I16& lo, I16& hi) {
-  const I16 v = iload(part.qs(u)), m4 = iset1(0x0f0f0f0f);
+R1_SIMD_INLINE I16 k45_fifth_bits(const Part& part, int h) {
+  if constexpr (std::is_same_v<Part, PackQ5K::Part>) {
+    return iload_once(part.qh(h));
+  } else {
+    return izero();
+  }
+}
+
+// The codes of qs vector u of a packed Q4_K / Q5_K part: lo from its low nibbles (group 16k + u),
+// hi from its high ones (group 16k + 8 + u; kHighX16: 16 × the code), with their fifth bits (Q5_K:
+// qh = k45_fifth_bits(part, u / 4)).
+template <typename Part>
+R1_SIMD_INLINE void k45_codes(const Part& part, int u, I16 qh, I16& lo, I16& hi) {
+  const I16 v = iload_once(part.qs(u)), m4 = iset1(0x0f0f0f0f);
   lo = iand(v, m4);
   if constexpr (std::is_same_v<Part, PackQ5K::Part>) {
-    const I16 qh = iload(part.qh(u / 4)), bit4 = iset1(0x10101010);
+    const I16 bit4 = iset1(0x10101010);
     const int j = u % 4;
     lo = ior(lo, iand(isll16(qh, 4 - j), bit4));
     hi = ior(iand(isrl16(v, 4), m4), iand(isrl16(qh, j), bit4));
@@ -247,10 +258,14 @@ R1_SIMD_INLINE void packed_q45k_rows(const Pack* panel, int64_t nb, const BlockQ
     R1_UNROLL for (int k = 0; k < 4; ++k) {
       I16 t0[MR], t1[MR];
       for (int r = 0; r < MR; ++r) t0[r] = t1[r] = izero();
+      I16 qh = izero();
       R1_UNROLL for (int u = 0; u < 8; ++u) {
-        if (fetch && u % 4 == 0) prefetch_packed_part<8>(&p, 2 * k + u / 4);
+        if (u % 4 == 0) {
+          if (fetch) prefetch_packed_part<8>(&p, 2 * k + u / 4);
+          qh = k45_fifth_bits(p.part[k], u / 4);
+        }
         I16 lo, hi;
-        k45_codes(p.part[k], u, lo, hi);
+        k45_codes(p.part[k], u, qh, lo, hi);
         R1_UNROLL for (int r = 0; r < MR; ++r) {
           t0[r] = idot_u8s8(t0[r], lo, ibcast(a[r][b].qs + 4 * (16 * k + u)));
           t1[r] = idot_u8s8(t1[r], hi, ibcast(a[r][b].qs + 4 * (16 * k + 8 + u)));
@@ -294,10 +309,12 @@ R1_SIMD_INLINE void packed_q45k_row(const Pack* panel, int64_t nb, const BlockQ8
       w[k] = iload(part.scales);
       // even and odd u in separate sums (shorter chains; integer sums, so the same totals)
       I16 lo0 = izero(), lo1 = izero(), hi0 = izero(), hi1 = izero();
+      I16 qh = izero();
       R1_UNROLL for (int u = 0; u < 8; u += 2) {
+        if (u % 4 == 0) qh = k45_fifth_bits(part, u / 4);
         I16 l0, h0, l1, h1;
-        k45_codes(part, u, l0, h0);
-        k45_codes(part, u + 1, l1, h1);
+        k45_codes(part, u, qh, l0, h0);
+        k45_codes(part, u + 1, qh, l1, h1);
         lo0 = idot_u8s8(lo0, l0, ibcast(a[b].qs + 4 * (16 * k + u)));
         lo1 = idot_u8s8(lo1, l1, ibcast(a[b].qs + 4 * (16 * k + u + 1)));
         hi0 = idot_u8s8(hi0, h0, ibcast(a[b].qs + 4 * (16 * k + 8 + u)));
