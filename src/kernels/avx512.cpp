@@ -17,16 +17,19 @@ constexpr int kDirectMaxT = 6, kDirectN = 4, kDirectNFew = 8;
 // shapes) F16 / BF16 decode streamed 95-100% of the read bandwidth packed, 63-89% as 8 row
 // streams.
 constexpr bool kPackedFloats = true;
-// Prefill: an f32 weight panel of up to 64 rows within 768 KiB per thread (room to spare in a 1 MiB
-// or 2 MiB L2; bigger panels measured slower, smaller ones re-stream the activations too often);
-// k blocks of 768 keep a tile's 6 activation rows (18 KiB) in L1 while the panel streams from L2.
+// Prefill: an f32 weight panel of up to 64 rows (fewer re-stream the activations too often); k
+// blocks of 768 keep a tile's 6 activation rows (18 KiB) in L1 while the panel streams from L2.
+// Panels cover rows of up to 9984 values (2.5 MiB per thread, beyond L2 for rows past 4096), so
+// that the 1.5B shape's k = 8960 (down_proj) is not split: one 2.3 MiB panel read from L3 by each
+// tile measured faster than three L2-sized ones with partial sums kept between them (below):
+// bench_kernels --packed, down_proj, F16 and BF16, 76-77% → 80-81% of the FMA peak on one
+// thread and 72-77% → 76-81% on two (whole-model F16 pp512 moves by less than its noise).
 constexpr int kOBMax = 64, kKC = 768;
-constexpr int64_t kPanelBytes = 768 << 10;
-// Rows longer than one panel (e.g. k = 8960) keep partial sums for 192 activation rows (768 KiB)
-// across panels, so the panel is re-packed once per 192 rows. Against 48 rows (192 KiB), the
+constexpr int64_t kPanelBytes = 2560 << 10;
+// Rows longer than one panel keep partial sums for 192 activation rows (768 KiB) across panels, so
+// the panel is re-packed once per 192 rows. With 768 KiB panels, against 48 rows (192 KiB), the
 // 1.5B shape's F16 down_proj went from 70% to 76% of the FMA peak on one thread (bench_kernels
-// --packed); whole-model F16 prefill went from 69.0-71.8 to 71.1-72.8 t/s over four alternating
-// pairs (r1 bench -p 512 -t 2) and BF16 stayed at 70.7-71.6. 288 and 516 rows were no better.
+// --packed); 288 and 516 rows were no better.
 constexpr int kTB = 192;
 constexpr int64_t kRowGrain = 16;
 // FP8 decode streams each weight row with an L1 prefetch this far ahead (bytes; the other float

@@ -92,7 +92,7 @@ void set_isa(Isa isa);
 // block types above (w.cols a whole number of blocks).
 // Parallel over output columns; each y element follows the numerics contract above.
 // y must not overlap x. Decode-sized T streams the weights once for all rows; larger T uses a
-// per-thread f32 panel of a few hundred KiB, allocated on a thread's first such call and kept.
+// per-thread f32 panel of up to a few MiB, allocated on a thread's first such call and kept.
 void matmul(ThreadPool& pool, ConstMatView x, const WeightView& w, MatView y);
 
 // One product of a batch: y = x · Wᵀ with the shapes and rules of matmul.
