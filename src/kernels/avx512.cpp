@@ -17,14 +17,17 @@ constexpr int kDirectMaxT = 6, kDirectN = 4, kDirectNFew = 8;
 // shapes) F16 / BF16 decode streamed 95-100% of the read bandwidth packed, 63-89% as 8 row
 // streams.
 constexpr bool kPackedFloats = true;
-// Prefill: an f32 weight panel of up to 64 rows (fewer re-stream the activations too often); k
-// blocks of 768 keep a tile's 6 activation rows (18 KiB) in L1 while the panel streams from L2.
-// Panels cover rows of up to 9984 values (2.5 MiB per thread, beyond L2 for rows past 4096), so
+// Prefill: an f32 weight panel of up to 64 rows (fewer re-stream the activations too often),
+// swept in k blocks of 1536: a tile's 6 activation rows (36 KiB) then come from L1 and L2, but
+// the 1.5B shape's rows of 1536 need no partial sums between blocks. Against blocks of 768 (18
+// KiB, all in L1), bench_kernels --packed F16 q/o_proj and gate/up_proj measured 101-105 → 105-109
+// GFLOP/s on one thread and 200-211 → 213-218 on two, in two alternating runs.
+// Panels cover rows of up to 9216 values (2.25 MiB per thread, beyond L2 for rows past 4096), so
 // that the 1.5B shape's k = 8960 (down_proj) is not split: one 2.3 MiB panel read from L3 by each
 // tile measured faster than three L2-sized ones with partial sums kept between them (below):
 // bench_kernels --packed, down_proj, F16 and BF16, 76-77% → 80-81% of the FMA peak on one
 // thread and 72-77% → 76-81% on two (whole-model F16 pp512 moves by less than its noise).
-constexpr int kOBMax = 64, kKC = 768;
+constexpr int kOBMax = 64, kKC = 1536;
 constexpr int64_t kPanelBytes = 2560 << 10;
 // Rows longer than one panel keep partial sums for 192 activation rows (768 KiB) across panels, so
 // the panel is re-packed once per 192 rows. With 768 KiB panels, against 48 rows (192 KiB), the

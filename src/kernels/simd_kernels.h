@@ -379,7 +379,7 @@ void packed_float_dispatch(const ConstMatView& x, const WeightView& w, const Mat
 // ---------------------------------------------------------------------------------------------
 // Blocked path: a panel of up to kOBMax weight rows is converted to f32 once into per-thread
 // scratch, then every group of kMR activation rows runs over it in k blocks of kKC (so the
-// activation tile stays in L1), keeping unfinished partial sums in a buffer exactly as the
+// activation tile stays in L1 or L2), keeping unfinished partial sums in a buffer exactly as the
 // registers held them.
 
 static_assert(kKC % 16 == 0, "k blocks are whole vectors");

@@ -111,7 +111,7 @@ TEST(Matmul, SplitPanelsMatchScalar) {
   ThreadPool pool(2);
   std::mt19937 rng(21);
   for (DType d : kTypes) {
-    // over one panel (AVX2 1536 columns, AVX-512 9984) and one t block (AVX2 48 rows, AVX-512 192)
+    // over one panel (AVX2 1536 columns, AVX-512 9216) and one t block (AVX2 48 rows, AVX-512 192)
     auto w = make_weight(d, 70, 10500, rng, 2);
     auto x = make_acts(199, 10500, 10501, rng, 3);
     std::vector<float> want;
