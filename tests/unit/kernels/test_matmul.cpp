@@ -112,8 +112,9 @@ TEST(Matmul, SplitPanelsMatchScalar) {
   std::mt19937 rng(21);
   for (DType d : kTypes) {
     // over one panel (AVX2 1536 columns, AVX-512 9216) and one t block (AVX2 48 rows, AVX-512 192)
-    auto w = make_weight(d, 70, 10500, rng, 2);
-    auto x = make_acts(199, 10500, 10501, rng, 3);
+    const int64_t k = 10500;
+    auto w = make_weight(d, 70, k, rng, 2);
+    auto x = make_acts(199, k, k + 1, rng, 3);
     std::vector<float> want;
     {
       IsaScope s(Isa::kScalar);
@@ -121,7 +122,7 @@ TEST(Matmul, SplitPanelsMatchScalar) {
     }
     for (Isa isa : test::supported_isas()) {
       IsaScope s(isa);
-      expect_same(run_matmul(pool, x.view, w.view), want, 199, 70, 70, label(isa, d, 199, 70, 10500));
+      expect_same(run_matmul(pool, x.view, w.view), want, 199, 70, 70, label(isa, d, 199, 70, k));
     }
   }
 }
