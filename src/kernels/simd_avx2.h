@@ -109,6 +109,9 @@ R1_SIMD_INLINE V16 load_fp8_bits_n(const uint8_t* p, int n) {
   std::memcpy(tmp, p, size_t(n));
   return load_fp8_bits(tmp);
 }
+// Only packed FP8 panels interleave two rows (simd_avx512.h), and only AVX-512 packs float
+// weights: declared for the shared kernels, never called here.
+R1_SIMD_INLINE void load_fp8_bits_pair(const uint8_t* p, V16& a, V16& b);
 R1_SIMD_INLINE __m256 fp8_fix_nan8(__m256 bits) {
   __m256i mag = _mm256_and_si256(_mm256_castps_si256(bits), _mm256_set1_epi32(0x7FFFFFFF));
   __m256 nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x07F00000)));

@@ -264,7 +264,8 @@ void direct_dispatch(const ConstMatView& x, const WeightView& w, const MatView& 
 // are packed only without NaN codes and with every block scale on the fast path (as checked at
 // packing), so the packed kernels need neither the NaN scan nor the reference fallback; a panel's
 // rows then share one row of block scales (panels start on a multiple of 16 rows of the full
-// matrix, and 16 divides 128).
+// matrix, and 16 divides 128). FP8 panels pair their rows: rows 2i and 2i + 1 of a chunk share 32
+// bytes, interleaved byte by byte (load_fp8_bits_pair), so that one widening serves both.
 
 constexpr int64_t kFloatChunk = 16;  // values of one row per panel chunk
 
@@ -289,7 +290,8 @@ bool packs_floats(const WeightView& w) {
   return w.dtype == DType::kF16 || w.dtype == DType::kBF16 || (w.dtype == DType::kF8E4M3 && fp8_packable(w));
 }
 
-// Values k .. k+15 of row o of packed w (k a multiple of kFloatChunk).
+// Values k .. k+15 of row o of packed w (k a multiple of kFloatChunk); FP8: of the row pair that
+// starts at an even o.
 template <Wt D>
 const uint8_t* packed_float_at(const WeightView& w, int64_t o, int64_t k) {
   return static_cast<const uint8_t*>(w.packed) + (o / kPackedRows) * kPackedRows * w.cols * kElemBytes<D> +
@@ -310,9 +312,20 @@ void pack_float_rows(const WeightView& w, uint8_t* out) noexcept {
     }
   }
 }
+// FP8: the chunks of rows 2i and 2i + 1 interleaved byte by byte.
+void pack_fp8_rows(const WeightView& w, uint8_t* out) noexcept {
+  const int64_t chunks = w.cols / kFloatChunk;
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t o0 = 0; o0 < w.rows; o0 += kPackedRows)
+    for (int64_t c = 0; c < chunks; ++c, out += kPackedRows * kFloatChunk)
+      for (int64_t n = 0; n < kPackedRows; ++n) {
+        const uint8_t* row = o0 + n < w.rows ? base + (o0 + n) * w.cols + c * kFloatChunk : nullptr;
+        for (int64_t j = 0; j < kFloatChunk; ++j) out[(n / 2) * 2 * kFloatChunk + 2 * j + n % 2] = row ? row[j] : 0;
+      }
+}
 void pack_float_weights(const WeightView& w, uint8_t* out) noexcept {
   if (w.dtype == DType::kF8E4M3)
-    pack_float_rows<1>(w, out);
+    pack_fp8_rows(w, out);
   else
     pack_float_rows<2>(w, out);
 }
@@ -337,10 +350,21 @@ R1_SIMD_INLINE void packed_float_sweep(const float* const (&xr)[M], const uint8_
     }
     V16 xv[M];
     R1_UNROLL for (int m = 0; m < M; ++m) xv[m] = load(xr[m] + c * kFloatChunk);
-    R1_UNROLL for (int n = 0; n < N; ++n) {
-      V16 wv = wload<D>(p + n * kChunk, 0);
-      if constexpr (D == Wt::kFP8) wv = mul(wv, s);
-      R1_UNROLL for (int m = 0; m < M; ++m) acc[m][n] = fma(xv[m], wv, acc[m][n]);
+    if constexpr (D == Wt::kFP8) {
+      static_assert(N % 2 == 0, "FP8 rows come in pairs");
+      R1_UNROLL for (int n = 0; n < N; n += 2) {
+        V16 wv[2];
+        load_fp8_bits_pair(p + n * kChunk, wv[0], wv[1]);
+        R1_UNROLL for (int i = 0; i < 2; ++i) {
+          wv[i] = mul(wv[i], s);
+          R1_UNROLL for (int m = 0; m < M; ++m) acc[m][n + i] = fma(xv[m], wv[i], acc[m][n + i]);
+        }
+      }
+    } else {
+      R1_UNROLL for (int n = 0; n < N; ++n) {
+        const V16 wv = wload<D>(p + n * kChunk, 0);
+        R1_UNROLL for (int m = 0; m < M; ++m) acc[m][n] = fma(xv[m], wv, acc[m][n]);
+      }
     }
   }
   if (lo == 0 && hi == N) return write_tile<M, N>(acc, y, ys);
@@ -396,10 +420,19 @@ void pack_panel(const WeightView& w, int64_t o0, int64_t ob, int64_t k0, int64_t
     if (w.packed != nullptr) {  // whole chunks (packs_floats), read in the packed order
       for (int64_t r0 = 0; r0 < ob; r0 += kPackedRows)
         for (int64_t c = 0; c < kw; c += 16)
-          for (int64_t r = r0; r < min_of<int64_t>(r0 + kPackedRows, ob); ++r) {
-            V16 v = wload<D>(packed_float_at<D>(w, o0 + r, k0 + c), 0);
-            if constexpr (D == Wt::kFP8) v = fp8_dequant(v, scale_row(w, o0 + r)[(k0 + c) / 128]);
-            store(dst_row(r) + c * kNR, v);
+          for (int64_t r = r0, end = min_of<int64_t>(r0 + kPackedRows, ob); r < end;) {
+            if constexpr (D == Wt::kFP8) {
+              const int64_t o = o0 + r;
+              const float s = scale_row(w, o)[(k0 + c) / 128];  // one for both rows of a pair
+              V16 v[2];
+              load_fp8_bits_pair(packed_float_at<D>(w, o - o % 2, k0 + c), v[0], v[1]);
+              const int64_t n = o % 2 == 0 && r + 1 < end ? 2 : 1;
+              for (int64_t i = 0; i < n; ++i) store(dst_row(r + i) + c * kNR, fp8_dequant(v[o % 2 + i], s));
+              r += n;
+            } else {
+              store(dst_row(r) + c * kNR, wload<D>(packed_float_at<D>(w, o0 + r, k0 + c), 0));
+              ++r;
+            }
           }
       return;
     }
